@@ -1,0 +1,3 @@
+from bdp.cli.app import main
+
+main()

@@ -1,0 +1,260 @@
+"""The event bus interface: topics of partitioned, offset-addressed, durable records.
+
+Semantics follow Kafka's, so the embedded log and a real broker are interchangeable:
+records in a partition are totally ordered by offset; a key always maps to the same
+partition (Kafka's murmur2 partitioner, on both backends); a consumer group's committed
+offset is the next offset it will read; `flush()` returns only when every record sent
+before it is acknowledged (durable per the backend's policy).
+
+Callers work in batches (`send_batch`, `poll` returning `RecordBatch`es): per-record
+calls cost more than the work itself at the rates bdp targets.
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+__all__ = [
+    "Bus",
+    "BusCapabilities",
+    "Consumer",
+    "Producer",
+    "RecordBatch",
+    "StartFrom",
+    "murmur2",
+    "partition_for_key",
+]
+
+StartFrom = Literal["earliest", "latest"]
+
+
+@dataclass(frozen=True)
+class BusCapabilities:
+    durable_fsync: bool
+    """Appends can be fsynced before they are acknowledged."""
+    timestamp_seek: bool
+    retention: bool
+    multi_process_producers: bool
+
+
+@dataclass
+class RecordBatch:
+    """Consecutive records of one partition, in offset order (offsets may have gaps)."""
+
+    topic: str
+    partition: int
+    offsets: np.ndarray
+    """int64 offset of each record."""
+    timestamps_ms: np.ndarray
+    """int64 producer timestamp of each record, milliseconds since the epoch."""
+    values: list[bytes]
+    keys: list[bytes | None] = field(default_factory=list)
+    """Empty when the caller did not ask for keys."""
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def first_offset(self) -> int:
+        return int(self.offsets[0])
+
+    @property
+    def last_offset(self) -> int:
+        return int(self.offsets[-1])
+
+
+class Producer(abc.ABC):
+    """Appends records; thread-compatible, not thread-safe."""
+
+    @abc.abstractmethod
+    def send_batch(
+        self,
+        topic: str,
+        values: Sequence[bytes],
+        keys: Sequence[bytes | None] | None = None,
+        timestamps_ms: Sequence[int] | np.ndarray | None = None,
+    ) -> None:
+        """Queue records; keyed ones go to their key's partition, unkeyed ones spread.
+
+        Timestamps default to the wall clock at the call.
+        """
+
+    def send(
+        self, topic: str, value: bytes, key: bytes | None = None, timestamp_ms: int | None = None
+    ) -> None:
+        self.send_batch(
+            topic, [value], [key], None if timestamp_ms is None else [timestamp_ms]
+        )
+
+    @abc.abstractmethod
+    def flush(self, timeout_s: float | None = None) -> None:
+        """Return once everything sent so far is acknowledged; raise if it cannot be."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush, then release resources."""
+
+    def __enter__(self) -> Producer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Consumer(abc.ABC):
+    """Reads the assigned partitions of one topic on behalf of a consumer group.
+
+    Starts each partition at the group's committed offset, or at `start` when the group
+    has none. Nothing is committed implicitly.
+    """
+
+    @property
+    @abc.abstractmethod
+    def assignment(self) -> list[int]: ...
+
+    @abc.abstractmethod
+    def poll(self, max_records: int, timeout_ms: int = 0) -> list[RecordBatch]:
+        """Up to `max_records` records in total, at most one batch per partition.
+
+        Waits up to `timeout_ms` when nothing is available; returns [] on timeout.
+        """
+
+    @abc.abstractmethod
+    def position(self, partition: int) -> int:
+        """The offset the next poll returns for this partition."""
+
+    @abc.abstractmethod
+    def seek(self, partition: int, offset: int) -> None: ...
+
+    @abc.abstractmethod
+    def seek_to_timestamp(self, partition: int, timestamp_ms: int) -> int:
+        """Move to the first record with timestamp >= `timestamp_ms`; return its offset
+        (the end offset if there is none)."""
+
+    @abc.abstractmethod
+    def commit(self, offsets: Mapping[int, int]) -> None:
+        """Store, per partition, the next offset the group will read."""
+
+    @abc.abstractmethod
+    def committed(self) -> dict[int, int | None]: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Consumer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Bus(abc.ABC):
+    """Topic administration plus factories for producers and consumers."""
+
+    name: str
+    capabilities: BusCapabilities
+
+    @abc.abstractmethod
+    def create_topic(
+        self,
+        topic: str,
+        partitions: int | None = None,
+        retention_hours: float | None = None,
+        retention_bytes: int | None = None,
+    ) -> bool:
+        """Create the topic if it does not exist; return whether it was created."""
+
+    @abc.abstractmethod
+    def delete_topic(self, topic: str) -> None: ...
+
+    @abc.abstractmethod
+    def topics(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    def partitions(self, topic: str) -> int:
+        """Partition count; NotFoundError when the topic does not exist."""
+
+    @abc.abstractmethod
+    def begin_offsets(self, topic: str) -> dict[int, int]: ...
+
+    @abc.abstractmethod
+    def end_offsets(self, topic: str) -> dict[int, int]: ...
+
+    @abc.abstractmethod
+    def committed(self, group: str, topic: str) -> dict[int, int | None]: ...
+
+    @abc.abstractmethod
+    def groups(self) -> list[str]: ...
+
+    def lag(self, group: str, topic: str) -> dict[int, int]:
+        """Records per partition the group has not committed past."""
+        ends = self.end_offsets(topic)
+        begins = self.begin_offsets(topic)
+        committed = self.committed(group, topic)
+        return {
+            p: end - (committed.get(p) if committed.get(p) is not None else begins[p])
+            for p, end in ends.items()
+        }
+
+    @abc.abstractmethod
+    def producer(self) -> Producer: ...
+
+    @abc.abstractmethod
+    def consumer(
+        self,
+        group: str,
+        topic: str,
+        partitions: Sequence[int] | None = None,
+        start: StartFrom = "earliest",
+    ) -> Consumer: ...
+
+    def apply_retention(self, now_ms: int | None = None) -> int:
+        """Drop data past the retention limits; return how many records went."""
+        return 0
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources; the default holds none."""
+
+    def __enter__(self) -> Bus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (the Java client's default partitioner hash), as a signed int32."""
+    m, r = 0x5BD1E995, 24
+    length = len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    whole = length & ~3
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    rest = length & 3
+    if rest == 3:
+        h ^= data[whole + 2] << 16
+    if rest >= 2:
+        h ^= data[whole + 1] << 8
+    if rest >= 1:
+        h ^= data[whole]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+@functools.lru_cache(maxsize=65536)
+def partition_for_key(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for a key."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions

@@ -1,0 +1,54 @@
+"""Printing for people (Rich tables) and for machines (`--json`), and error exits."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["console", "fail", "print_json", "report_error", "table"]
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def print_json(payload: Any) -> None:
+    sys.stdout.write(
+        orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
+        .decode()
+        + "\n"
+    )
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    view = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        view.add_column(column, justify="left" if column in columns[:1] else "right")
+    for row in rows:
+        view.add_row(*(_cell(value) for value in row))
+    return view
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def report_error(exc: BaseException, code: int) -> int:
+    errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+    return code

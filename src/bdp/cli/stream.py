@@ -1,0 +1,80 @@
+"""`bdp stream run`: land bus records in the lake, exactly once."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Annotated
+
+import typer
+
+from bdp.cli.app import state
+from bdp.cli.options import JsonOption
+from bdp.cli.output import console, print_json, table
+
+__all__ = ["register"]
+
+stream_app = typer.Typer(help="The landing job: bus → lake raw zone.", no_args_is_help=True)
+
+
+@stream_app.command("run")
+def run(
+    ctx: typer.Context,
+    dataset: Annotated[
+        list[str] | None, typer.Option("--dataset", "-d", help="Only these datasets (repeatable).")
+    ] = None,
+    until_idle: Annotated[
+        bool, typer.Option(help="Stop once every topic is drained, instead of running on.")
+    ] = False,
+    json: JsonOption = False,
+) -> None:
+    """Land records from the bus into lake/raw (and lake/quarantine) until stopped."""
+    from bdp.bus import open_bus
+    from bdp.datasets import DATASETS
+    from bdp.lake import open_lake
+    from bdp.stream import StreamJob
+
+    settings = state(ctx).settings
+    names = dataset or list(DATASETS)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    began = time.perf_counter()
+    with open_bus(settings) as bus:
+        job = StreamJob(settings, bus, open_lake(settings), names)
+        if not until_idle and not json:
+            console.print("Landing records; press Ctrl+C to stop.")
+        try:
+            stats = job.run(until_idle=until_idle, stop=stop)
+        except KeyboardInterrupt:
+            stats = job.stats
+    seconds = time.perf_counter() - began
+    if json:
+        print_json(
+            {
+                name: {
+                    "read": s.read,
+                    "landed": s.landed,
+                    "quarantined": s.quarantined,
+                    "reasons": dict(s.reasons),
+                    "dates": dict(s.dates),
+                }
+                for name, s in stats.items()
+            }
+        )
+        return
+    rows = [
+        (name, s.read, s.landed, s.quarantined, dict(s.reasons), ", ".join(sorted(s.dates)))
+        for name, s in stats.items()
+    ]
+    console.print(
+        table(
+            f"Landed in {seconds:.2f} s",
+            ["dataset", "read", "landed", "quarantined", "reasons", "dates"],
+            rows,
+        )
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(stream_app, name="stream")

@@ -1,0 +1,205 @@
+"""Typed configuration: `bdp.toml`, then `BDP_<SECTION>__<KEY>` environment variables.
+
+Precedence is argument > environment > file > default. The environment is read here and
+nowhere else. Unknown keys are an error with a closest-match suggestion, so a typo never
+silently falls back to a default. With no file at all every component is embedded and
+data lives under `./.bdp` (or `BDP_HOME`, or `--home`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bdp.errors import ConfigError
+
+__all__ = ["CONFIG_FILE", "Paths", "Settings", "load_settings"]
+
+CONFIG_FILE = "bdp.toml"
+ENV_PREFIX = "BDP_"
+DEFAULT_HOME = ".bdp"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlatformSettings(_Section):
+    timezone: str = "UTC"
+    """Zone whose calendar days partition the lake and define "yesterday"."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class BusSettings(_Section):
+    backend: str = "local"
+    partitions: int = Field(4, ge=1, le=1024)
+    fsync: Literal["always", "interval", "never"] = "interval"
+    """`always`: fsync every append before acknowledging; `interval`: at most every
+    `fsync_interval_ms` (a process crash loses nothing, a power cut the last interval);
+    `never`: leave it to the OS."""
+    fsync_interval_ms: int = Field(200, ge=0)
+    segment_bytes: int = Field(256 * 1024 * 1024, ge=4096)
+    retention_hours: float = Field(168.0, gt=0)
+    retention_bytes: int = Field(-1, ge=-1)
+    """Per partition; -1 keeps everything the age limit allows."""
+    bootstrap_servers: str = "127.0.0.1:19092"
+    client_options: dict[str, str] = Field(default_factory=dict)
+    """Passed through to the distributed bus client (security settings and the like)."""
+
+
+class LakeSettings(_Section):
+    url: str = ""
+    """Where the lake lives; empty means `<home>/lake`."""
+    raw_compression: Literal["zstd", "gzip", "none"] = "zstd"
+
+
+class StreamSettings(_Section):
+    batch_records: int = Field(50_000, ge=1)
+    max_record_bytes: int = Field(1024 * 1024, ge=1)
+    poll_timeout_ms: int = Field(500, ge=0)
+
+
+class EtlSettings(_Section):
+    engine: str = "duckdb"
+    threads: int = Field(0, ge=0)
+    """Engine threads; 0 lets the engine decide."""
+    memory_limit_mb: int = Field(2048, ge=64)
+    spark_master: str = "local[2]"
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+
+
+class WarehouseSettings(_Section):
+    backend: str = "duckdb"
+    url: str = ""
+    """Backend location; empty means `<home>/warehouse.duckdb`."""
+
+
+class Settings(_Section):
+    platform: PlatformSettings = PlatformSettings()
+    bus: BusSettings = BusSettings()
+    lake: LakeSettings = LakeSettings()
+    stream: StreamSettings = StreamSettings()
+    etl: EtlSettings = EtlSettings()
+    warehouse: WarehouseSettings = WarehouseSettings()
+    home: Path = Path(DEFAULT_HOME)
+
+    @property
+    def paths(self) -> Paths:
+        return Paths.under(self.home, self)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.platform.timezone)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where each embedded component keeps its data under the data home."""
+
+    home: Path
+    bus: Path
+    lake: str
+    warehouse: str
+    state: Path
+    reports: Path
+
+    @classmethod
+    def under(cls, home: Path, settings: Settings) -> Paths:
+        home = home.absolute()
+        return cls(
+            home=home,
+            bus=home / "bus",
+            lake=settings.lake.url or str(home / "lake"),
+            warehouse=settings.warehouse.url or str(home / "warehouse.duckdb"),
+            state=home / "state.sqlite",
+            reports=home / "reports",
+        )
+
+
+def load_settings(
+    config: Path | None = None,
+    home: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Build the settings from file, environment and arguments, validating everything."""
+    environ = os.environ if environ is None else environ
+    cwd = cwd or Path.cwd()
+    data: dict[str, Any] = {}
+    source = "defaults"
+    path = config or (cwd / CONFIG_FILE)
+    if config is not None and not config.exists():
+        raise ConfigError(f"config file not found: {config}")
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        source = str(path)
+    _overlay_environment(data, environ)
+    if home is not None:
+        data["home"] = str(home)
+    elif "home" not in data and environ.get("BDP_HOME"):
+        data["home"] = environ["BDP_HOME"]
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, source)) from None
+
+
+def _overlay_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Apply `BDP_SECTION__KEY=value`; values are parsed as TOML scalars when they can be."""
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        target = data.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"{name}: {section!r} is not a section")
+        target[key] = _parse_scalar(raw)
+
+
+def _parse_scalar(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _explain(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration ({source}):"]
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            lines.append(f"  unknown key {loc!r}{_suggest(error['loc'])}")
+        else:
+            lines.append(f"  {loc}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def _suggest(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

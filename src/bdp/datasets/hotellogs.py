@@ -1,0 +1,27 @@
+"""Hotel web log (SCENARIOS §4): page views, bookings and refunds, keyed by account."""
+
+from __future__ import annotations
+
+import msgspec
+
+from bdp.datasets.base import Dataset
+
+
+class HotelEvent(msgspec.Struct):
+    id: str
+    ip: str
+    datetime: str
+    account: str
+    method: str
+    status: int
+    gender: str
+    age: str
+
+
+DATASET = Dataset(
+    name="hotellogs",
+    raw_type=HotelEvent,
+    event_time=lambda event: event.datetime,
+    key_field="account",
+    description="Lodging site log: menu clicks, property clicks, bookings, refunds",
+)

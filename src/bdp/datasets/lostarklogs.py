@@ -1,0 +1,88 @@
+"""Lost Ark raid log (SCENARIOS §5), keyed by session (the raid room).
+
+Player events carry `User`; one `/raid_result` event per room closes it with
+`result` = cleared or wiped (the fix for R3). Legacy records have no per-event
+`datetime`: their event time is the zone-less `startTime` plus `gametime`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import msgspec
+
+from bdp.datasets.base import Dataset
+
+RAID_RESULT = "/raid_result"
+
+
+class RaidUser(msgspec.Struct, rename={"class_": "class"}):
+    class_: str
+    account: str
+    ip: str
+
+
+class RaidBoss(msgspec.Struct):
+    name: str
+    item_level: int
+    endTime: int
+
+
+class RaidEvent(msgspec.Struct):
+    sessionID: str
+    startTime: str
+    gametime: str
+    Boss: RaidBoss
+    method: str
+    success: int = 0
+    status: int = 0
+    x: int = 0
+    y: int = 0
+    User: RaidUser | None = None
+    datetime: str | None = None
+    inputkey: str | None = None
+    inpukey: str | None = None
+    """Legacy spelling of `inputkey` (R1)."""
+    result: str | None = None
+    survivors: int | None = None
+
+
+def game_seconds(gametime: str) -> int:
+    """`M:S` elapsed time (minutes unpadded and unbounded) as seconds."""
+    minutes, _, seconds = gametime.partition(":")
+    return int(minutes) * 60 + int(seconds)
+
+
+def _event_time(event: RaidEvent) -> str | None:
+    if event.datetime is not None:
+        return event.datetime
+    start = _dt.datetime.fromisoformat(event.startTime.removesuffix("Z"))
+    moment = start + _dt.timedelta(seconds=game_seconds(event.gametime))
+    suffix = "Z" if event.startTime.endswith("Z") else ""
+    return moment.isoformat(timespec="milliseconds") + suffix
+
+
+def _check(event: RaidEvent) -> str | None:
+    if event.method == RAID_RESULT:
+        if event.result not in ("cleared", "wiped"):
+            return f"raid result {event.result!r} is not cleared or wiped"
+        return None
+    if event.User is None:
+        return "player event without User"
+    if event.method not in ("/move", "/chat", "/wait"):
+        return f"method {event.method!r} is not /move, /chat or /wait"
+    try:
+        game_seconds(event.gametime)
+    except ValueError:
+        return f"gametime {event.gametime!r} is not M:S"
+    return None
+
+
+DATASET = Dataset(
+    name="lostarklogs",
+    raw_type=RaidEvent,
+    event_time=_event_time,
+    key_field="sessionID",
+    description="Lost Ark raid log: player actions, deaths, clears and room results",
+    check=_check,
+)

@@ -1,0 +1,26 @@
+"""Web access log (SCENARIOS §7.2), keyed by session."""
+
+from __future__ import annotations
+
+import msgspec
+
+from bdp.datasets.base import Dataset
+
+
+class WebEvent(msgspec.Struct):
+    ip: str
+    datetime: str
+    method: str
+    url: str
+    responseCode: int
+    responseTime: int
+    sessionID: str
+
+
+DATASET = Dataset(
+    name="weblogs",
+    raw_type=WebEvent,
+    event_time=lambda event: event.datetime,
+    key_field="sessionID",
+    description="Web access log: method, URL, response code and time",
+)

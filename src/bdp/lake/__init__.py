@@ -1,0 +1,23 @@
+"""The data lake: raw, quarantine and curated zones behind one interface.
+
+`open_lake(settings)` picks the backend from the lake URL: a plain path is the local
+file system.
+"""
+
+from __future__ import annotations
+
+from bdp.config import Settings
+from bdp.errors import ConfigError
+from bdp.lake.base import FileInfo, Lake, LakeCapabilities, partition_dir
+
+__all__ = ["FileInfo", "Lake", "LakeCapabilities", "open_lake", "partition_dir"]
+
+
+def open_lake(settings: Settings) -> Lake:
+    url = settings.paths.lake
+    scheme = url.split("://", 1)[0] if "://" in url else "file"
+    if scheme == "file":
+        from bdp.lake.local import LocalLake
+
+        return LocalLake(url.removeprefix("file://"))
+    raise ConfigError(f"lake url {url!r}: scheme {scheme!r} is not supported (use a local path)")

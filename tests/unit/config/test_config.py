@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+
+from bdp.config import load_settings
+from bdp.errors import ConfigError
+
+
+def test_no_file_means_embedded_defaults(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, cwd=tmp_path)
+    assert settings.bus.backend == "local"
+    assert settings.etl.engine == "duckdb"
+    assert settings.paths.home == (Path.cwd() / ".bdp").absolute()
+    assert settings.paths.lake.endswith("lake")
+
+
+def test_file_then_environment_then_argument(tmp_path: Path) -> None:
+    (tmp_path / "bdp.toml").write_text(
+        'home = "from-file"\n[bus]\npartitions = 8\nfsync = "always"\n'
+        '[platform]\ntimezone = "Asia/Seoul"\n'
+    )
+    settings = load_settings(environ={"BDP_BUS__PARTITIONS": "3"}, cwd=tmp_path)
+    assert settings.bus.partitions == 3  # environment beats file
+    assert settings.bus.fsync == "always"
+    assert settings.platform.timezone == "Asia/Seoul"
+    assert settings.home == Path("from-file")
+    assert load_settings(home=tmp_path / "arg", environ={}, cwd=tmp_path).home == tmp_path / "arg"
+
+
+def test_bdp_home_environment(tmp_path: Path) -> None:
+    settings = load_settings(environ={"BDP_HOME": str(tmp_path / "h")}, cwd=tmp_path)
+    assert settings.paths.home == tmp_path / "h"
+
+
+def test_unknown_key_suggests_the_closest(tmp_path: Path) -> None:
+    (tmp_path / "bdp.toml").write_text("[bus]\npartitons = 2\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'bus.partitons' \(did you mean 'partitions'"):
+        load_settings(environ={}, cwd=tmp_path)
+
+
+def test_unknown_section_from_environment(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="did you mean 'stream'"):
+        load_settings(environ={"BDP_STRAEM__BATCH_RECORDS": "5"}, cwd=tmp_path)
+
+
+def test_invalid_values_are_explained(tmp_path: Path) -> None:
+    (tmp_path / "bdp.toml").write_text('[platform]\ntimezone = "Mars/Olympus"\n[bus]\npartitions = 0\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={}, cwd=tmp_path)
+    assert "unknown time zone 'Mars/Olympus'" in str(caught.value)
+    assert "bus.partitions" in str(caught.value)
+
+
+def test_missing_explicit_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(config=tmp_path / "nope.toml", environ={}, cwd=tmp_path)
+
+
+def test_invalid_toml(tmp_path: Path) -> None:
+    (tmp_path / "bdp.toml").write_text("[bus\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(environ={}, cwd=tmp_path)
