@@ -19,7 +19,7 @@ Query = Callable[[str], pa.Table]
 """Runs one SQL statement on the warehouse and returns the result (`Warehouse.query`)."""
 
 
-class ChartSkipped(Exception):  # noqa: N818 - a control-flow signal, not an error
+class ChartSkipped(Exception):
     """The chart has no data for the day; `reason` says why, for the report."""
 
     def __init__(self, reason: str) -> None:

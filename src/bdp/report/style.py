@@ -25,7 +25,7 @@ __all__ = [
     "hangul_font",
     "new_figure",
     "save_png",
-        "to_datetime64",
+    "to_datetime64",
     "to_float",
 ]
 
@@ -41,6 +41,8 @@ _RC = {
     "axes.labelsize": 11,
     "figure.titlesize": 15,
     "axes.grid": True,
+    "axes.grid.axis": "y",
+    "axes.axisbelow": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,

@@ -33,10 +33,15 @@ def label_bars(ax: Axes, labels: list[str], *, horizontal: bool = False) -> None
     """Write a label at the end of each bar of the axes' first bar container."""
     container = ax.containers[0]
     ax.bar_label(container, labels=labels, padding=3, fontsize=10)
-    # Leave room for the labels inside the axes so constrained layout keeps them.
+    # Leave room for the labels inside the axes (more for multi-line ones), so they
+    # never run into the title.
+    lines = max((label.count("\n") + 1 for label in labels), default=1)
+    headroom = 0.08 + 0.06 * lines
     if horizontal:
         low, high = ax.get_xlim()
-        ax.set_xlim(low, high + (high - low) * 0.12)
+        ax.set_xlim(low, high + (high - low) * (headroom + 0.04))
+        ax.grid(axis="y", visible=False)
+        ax.grid(axis="x", visible=True)
     else:
         low, high = ax.get_ylim()
-        ax.set_ylim(low, high + (high - low) * 0.1)
+        ax.set_ylim(low, high + (high - low) * headroom)

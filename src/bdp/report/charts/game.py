@@ -164,8 +164,7 @@ def _max_deaths_bar(ctx: ChartContext) -> Figure:
 def _speed_histogram(ctx: ChartContext) -> Figure:
     ctx.require("lol_training_log")
     rows = ctx.fetch(
-        "SELECT label, speed FROM lol_training_log "
-        f"WHERE dt = {ctx.day} AND speed IS NOT NULL"
+        f"SELECT label, speed FROM lol_training_log WHERE dt = {ctx.day} AND speed IS NOT NULL"
     )
     labels = np.array([int(value or 0) for value in rows.column("label").to_pylist()])
     speed = to_float(rows.column("speed"))
@@ -189,7 +188,7 @@ def _speed_histogram(ctx: ChartContext) -> Figure:
             histtype="step",
             linewidth=2,
             color=color,
-            label=f"{name}: {len(subset):,} moves",
+            label=f"{name}: {len(subset):,} events",
         )
     ax.set_yscale("log")
     ax.set_title(f"LoL detector feature: speed between consecutive events — {ctx.dt}")
