@@ -69,22 +69,12 @@ def _register() -> None:
 
 
 def main() -> None:
-    import click
-
     from bdp.cli.output import report_error
 
     _register()
     try:
-        code = app(standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
-    except click.exceptions.Abort:
-        code = 1
+        app()  # standalone: usage errors, --help and Ctrl+C are handled and exit here
     except ConfigError as exc:
-        code = report_error(exc, 2)
+        raise SystemExit(report_error(exc, 2)) from None
     except BdpError as exc:
-        code = report_error(exc, 1)
-    except KeyboardInterrupt:
-        code = 130
-    raise SystemExit(code if isinstance(code, int) else 0)
+        raise SystemExit(report_error(exc, 1)) from None

@@ -74,7 +74,7 @@ def demo(
         "\nTry next:\n"
         f"  bdp --home {home} status\n"
         f'  bdp --home {home} query "SELECT champion, count(*) AS events, max(deathCount) '
-        f"AS max_deaths FROM lol_analysis_log GROUP BY champion ORDER BY events DESC\"\n"
+        f'AS max_deaths FROM lol_analysis_log GROUP BY champion ORDER BY events DESC"\n'
         f'  bdp --home {home} query "SELECT * FROM hotel_gender_daily"\n'
         f"  bdp --home {home} etl run gamelogs --date {day}   # idempotent: same rows again"
     )

@@ -12,7 +12,9 @@ from bdp.cli.output import console, print_json, table
 
 __all__ = ["register"]
 
-etl_app = typer.Typer(help="Daily ETL: lake raw → curated Parquet → warehouse.", no_args_is_help=True)
+etl_app = typer.Typer(
+    help="Daily ETL: lake raw → curated Parquet → warehouse.", no_args_is_help=True
+)
 
 
 @etl_app.command("run")

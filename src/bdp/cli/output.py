@@ -19,8 +19,9 @@ errors = Console(stderr=True)
 
 def print_json(payload: Any) -> None:
     sys.stdout.write(
-        orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
-        .decode()
+        orjson.dumps(
+            payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
+        ).decode()
         + "\n"
     )
 

@@ -17,7 +17,9 @@ __all__ = ["register"]
 
 def simulate(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Argument(help="gamelogs, hotellogs, lostarklogs, adlogs or weblogs.")],
+    dataset: Annotated[
+        str, typer.Argument(help="gamelogs, hotellogs, lostarklogs, adlogs or weblogs.")
+    ],
     date: DateOption = None,
     users: Annotated[
         int | None, typer.Option(min=1, help="Simulated users (default: the reference population).")
@@ -25,7 +27,9 @@ def simulate(
     minutes: Annotated[
         float | None, typer.Option(min=0.01, help="Session length (default: the reference rule).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same events.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed gives the same events.")
+    ] = 0,
     start: Annotated[
         str, typer.Option(help="Local time of day the session starts, HH:MM.")
     ] = "12:00",
@@ -41,7 +45,8 @@ def simulate(
     from bdp.bus import open_bus
     from bdp.clock import day_start_ms, parse_time_of_day
     from bdp.datasets import get_dataset
-    from bdp.simulate import SimulationParams, send_events, simulate as generate
+    from bdp.simulate import SimulationParams, send_events
+    from bdp.simulate import simulate as generate
 
     settings = state(ctx).settings
     topic = get_dataset(dataset).topic

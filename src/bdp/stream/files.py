@@ -14,7 +14,14 @@ import gzip
 import orjson
 import zstandard
 
-__all__ = ["EXTENSIONS", "count_lines", "decode_lines", "encode_lines", "quarantine_line", "raw_file_name"]
+__all__ = [
+    "EXTENSIONS",
+    "count_lines",
+    "decode_lines",
+    "encode_lines",
+    "quarantine_line",
+    "raw_file_name",
+]
 
 EXTENSIONS = {"zstd": ".jsonl.zst", "gzip": ".jsonl.gz", "none": ".jsonl"}
 
@@ -27,9 +34,9 @@ def encode_lines(lines: list[bytes], compression: str) -> bytes:
     # A valid JSON record can only hold a raw line break as whitespace between tokens,
     # so replacing it with a space keeps the record's meaning and the file one per line.
     body = b"\n".join(
-        line if b"\n" not in line and b"\r" not in line else line.replace(b"\r", b" ").replace(
-            b"\n", b" "
-        )
+        line
+        if b"\n" not in line and b"\r" not in line
+        else line.replace(b"\r", b" ").replace(b"\n", b" ")
         for line in lines
     )
     body += b"\n"
@@ -59,7 +66,13 @@ def count_lines(data: bytes, name: str) -> int:
 
 
 def quarantine_line(
-    reason: str, detail: str, topic: str, partition: int, offset: int, timestamp_ms: int, value: bytes
+    reason: str,
+    detail: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp_ms: int,
+    value: bytes,
 ) -> bytes:
     """One quarantined record: why, where it came from, and its original bytes."""
     return orjson.dumps(

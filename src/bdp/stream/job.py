@@ -158,7 +158,9 @@ class StreamJob:
         name = raw_file_name(partition, first, last, self.compression)
         outcome = DatasetStats(read=len(batch), landed=len(checked.valid))
         for day, lines in _by_date(checked.dates, [batch.values[i] for i in checked.valid]):
-            self.lake.publish(f"{partition_dir('raw', dataset.name, day)}/{name}", self._encode(lines))
+            self.lake.publish(
+                f"{partition_dir('raw', dataset.name, day)}/{name}", self._encode(lines)
+            )
             outcome.files += 1
             outcome.dates[day] += len(lines)
         for day, lines in self._rejections(dataset, batch, checked):

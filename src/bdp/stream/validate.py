@@ -136,9 +136,13 @@ def event_dates(times: list[str], tz: ZoneInfo) -> tuple[np.ndarray, list[int]]:
 
     Times with a zone (`Z` or an offset) are absolute; zone-less ones are local to `tz`.
     """
-    dates = np.empty(len(times), dtype="datetime64[D]")
     if not times:
-        return dates, []
+        return np.empty(0, dtype="datetime64[D]"), []
+    try:  # the common case: every time carries its zone
+        return _to_local_dates(pa.array(times, pa.string()), tz, zoned=True), []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    dates = np.empty(len(times), dtype="datetime64[D]")
     zoned = [bool(_ZONED.search(text)) for text in times]
     bad: list[int] = []
     for want_zone in (True, False):
@@ -146,15 +150,12 @@ def event_dates(times: list[str], tz: ZoneInfo) -> tuple[np.ndarray, list[int]]:
         if not positions:
             continue
         parsed, failed = _parse_group([times[i] for i in positions], tz, want_zone)
-        for local_index, position in enumerate(positions):
-            dates[position] = parsed[local_index]
+        dates[positions] = parsed
         bad.extend(positions[i] for i in failed)
     return dates, sorted(bad)
 
 
-def _parse_group(
-    texts: list[str], tz: ZoneInfo, zoned: bool
-) -> tuple[np.ndarray, list[int]]:
+def _parse_group(texts: list[str], tz: ZoneInfo, zoned: bool) -> tuple[np.ndarray, list[int]]:
     try:
         return _to_local_dates(pa.array(texts, pa.string()), tz, zoned), []
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -174,7 +175,9 @@ def _to_local_dates(texts: pa.Array, tz: ZoneInfo, zoned: bool) -> np.ndarray:
         instants = pc.cast(texts, pa.timestamp("ns", "UTC"))
     else:
         instants = pc.assume_timezone(
-            pc.cast(texts, pa.timestamp("ns")), str(tz), ambiguous="earliest",
+            pc.cast(texts, pa.timestamp("ns")),
+            str(tz),
+            ambiguous="earliest",
             nonexistent="earliest",
         )
     local = pc.local_timestamp(pc.cast(instants, pa.timestamp("ns", str(tz))))

@@ -34,7 +34,9 @@ def test_bdp_home_environment(tmp_path: Path) -> None:
 
 def test_unknown_key_suggests_the_closest(tmp_path: Path) -> None:
     (tmp_path / "bdp.toml").write_text("[bus]\npartitons = 2\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'bus.partitons' \(did you mean 'partitions'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'bus.partitons' \(did you mean 'partitions'"
+    ):
         load_settings(environ={}, cwd=tmp_path)
 
 
@@ -44,7 +46,9 @@ def test_unknown_section_from_environment(tmp_path: Path) -> None:
 
 
 def test_invalid_values_are_explained(tmp_path: Path) -> None:
-    (tmp_path / "bdp.toml").write_text('[platform]\ntimezone = "Mars/Olympus"\n[bus]\npartitions = 0\n')
+    (tmp_path / "bdp.toml").write_text(
+        '[platform]\ntimezone = "Mars/Olympus"\n[bus]\npartitions = 0\n'
+    )
     with pytest.raises(ConfigError) as caught:
         load_settings(environ={}, cwd=tmp_path)
     assert "unknown time zone 'Mars/Olympus'" in str(caught.value)

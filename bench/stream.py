@@ -1,0 +1,76 @@
+"""Stream job throughput: bus → lake raw zone, validated and partitioned by event date.
+
+Fills an embedded bus with simulated game events (the corrected wire format), then
+times `StreamJob.run(until_idle=True)` and prints events/s against the 300,000/s target,
+with the bus read alone measured in the same run for comparison.
+
+    python bench/stream.py --events 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from bdp.bus import open_bus
+from bdp.clock import day_start_ms
+from bdp.config import load_settings
+from bdp.lake import open_lake
+from bdp.simulate import SimulationParams, reference_users, send_events, simulate
+from bdp.stream import StreamJob
+
+TARGET = 300_000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--dataset", default="gamelogs")
+    parser.add_argument("--compression", default="zstd", choices=["zstd", "gzip", "none"])
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as home:
+        settings = load_settings(
+            home=Path(home),
+            environ={"BDP_LAKE__RAW_COMPRESSION": args.compression},
+        )
+        import datetime as dt
+
+        start = day_start_ms(dt.date(2024, 4, 16), settings.tz, dt.time(12))
+        # Scale the population until the session yields about the requested count.
+        users = reference_users(args.dataset)
+        with open_bus(settings) as bus:
+            bus.create_topic(args.dataset)
+            produced = 0
+            seed = 0
+            with bus.producer() as producer:
+                while produced < args.events:
+                    params = SimulationParams(start_ms=start, seed=seed, users=users * 10)
+                    produced += send_events(producer, args.dataset, simulate(args.dataset, params))
+                    seed += 1
+
+            began = time.perf_counter()
+            with bus.consumer("bench-read", args.dataset) as consumer:
+                read = 0
+                while batches := consumer.poll(settings.stream.batch_records):
+                    read += sum(len(b) for b in batches)
+            read_seconds = time.perf_counter() - began
+
+            began = time.perf_counter()
+            stats = StreamJob(settings, bus, open_lake(settings), [args.dataset]).run(
+                until_idle=True
+            )
+            seconds = time.perf_counter() - began
+        landed = stats[args.dataset].landed
+        assert landed == produced == read, (landed, produced, read)
+        rate = landed / seconds
+        print(f"events                 {produced:,} ({args.dataset}, {args.compression})")
+        print(f"bus read alone         {read / read_seconds:,.0f} events/s")
+        print(f"stream job bus → lake  {rate:,.0f} events/s  ({seconds:.2f} s)")
+        print(f"ratio to target        {rate / TARGET:.2f}x of {TARGET:,}/s")
+
+
+if __name__ == "__main__":
+    main()

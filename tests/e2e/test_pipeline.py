@@ -1,0 +1,88 @@
+"""The pipeline step by step from the CLI: simulate, stream, etl, query, status, errors."""
+
+from __future__ import annotations
+
+from tests.e2e.conftest import as_json
+
+DAY = "2024-04-16"
+
+
+def test_step_by_step_with_late_data_and_idempotent_reruns(bdp) -> None:
+    generated = as_json(bdp("simulate", "weblogs", "--date", DAY, "--users", "40", "--json"))
+    assert generated["dataset"] == "weblogs" and generated["generated"] > 0
+    topics = as_json(bdp("status", "--json"))["topics"]
+    assert topics["weblogs"]["records"] == generated["generated"]
+    assert topics["weblogs"]["lag"] == generated["generated"]
+
+    landed = as_json(bdp("stream", "run", "--until-idle", "--json"))
+    assert landed["weblogs"]["landed"] == generated["generated"]
+    assert landed["weblogs"]["dates"] == {DAY: generated["generated"]}
+    status = as_json(bdp("status", "--json"))
+    assert status["topics"]["weblogs"]["lag"] == 0
+    assert status["lake"]["weblogs"]["raw"] == {DAY: generated["generated"]}
+
+    first = as_json(bdp("etl", "run", "weblogs", "--date", DAY, "--json"))["weblogs"]
+    assert first["raw_rows"] == generated["generated"]
+    assert first["tables"]["weblog_access_log"] == generated["generated"]
+    snapshot = bdp("query", "SELECT * FROM weblog_url_daily ORDER BY url", "--json").stdout
+    again = as_json(bdp("etl", "run", "weblogs", "--date", DAY, "--json"))["weblogs"]
+    assert again["tables"] == first["tables"]
+    assert bdp("query", "SELECT * FROM weblog_url_daily ORDER BY url", "--json").stdout == snapshot
+
+    # Late data: more events for the same day arrive after its ETL ran.
+    late = as_json(
+        bdp(
+            "simulate",
+            "weblogs",
+            "--date",
+            DAY,
+            "--users",
+            "5",
+            "--seed",
+            "9",
+            "--start",
+            "18:00",
+            "--json",
+        )
+    )
+    bdp("stream", "run", "--until-idle")
+    total = generated["generated"] + late["generated"]
+    assert as_json(bdp("status", "--json"))["lake"]["weblogs"]["raw"] == {DAY: total}
+    rerun = as_json(bdp("etl", "run", "weblogs", "--date", DAY, "--json"))["weblogs"]
+    assert rerun["tables"]["weblog_access_log"] == total
+    count = as_json(bdp("query", "SELECT count(*) AS n FROM weblog_access_log", "--json"))
+    assert count == [{"n": total}]
+    runs = as_json(bdp("status", "--json"))["etl_runs"]
+    assert len(runs) == 3 and {run["status"] for run in runs} == {"ok"}
+
+
+def test_legacy_wire_format_flows_through(bdp) -> None:
+    generated = as_json(
+        bdp(
+            "simulate",
+            "lostarklogs",
+            "--date",
+            DAY,
+            "--users",
+            "16",
+            "--legacy-wire-format",
+            "--json",
+        )
+    )
+    landed = as_json(bdp("stream", "run", "--until-idle", "--json"))["lostarklogs"]
+    assert landed["landed"] == generated["generated"] and landed["quarantined"] == 0
+    result = as_json(bdp("etl", "run", "lostarklogs", "--date", DAY, "--json"))["lostarklogs"]
+    assert result["tables"]["lostark_room_results"] == 2
+
+
+def test_errors_are_clear(bdp, tmp_path) -> None:
+    unknown = bdp("simulate", "gamelog", check=False)
+    assert unknown.returncode != 0 and "did you mean 'gamelogs'" in unknown.stderr.lower()
+    (tmp_path / "bdp.toml").write_text("[bus]\npartitons = 3\n")
+    config = bdp("status", check=False)
+    assert config.returncode == 2 and "did you mean 'partitions'" in config.stderr
+    (tmp_path / "bdp.toml").unlink()
+    bad_sql = bdp("query", "SELEC 1", check=False)
+    assert bad_sql.returncode == 1 and "error" in bad_sql.stderr.lower()
+    bad_date = bdp("etl", "run", "weblogs", "--date", "16/04/2024", check=False)
+    assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
