@@ -162,16 +162,21 @@ class PartitionAppender:
                 index_path(self.directory, base), os.O_RDWR | os.O_CREAT, 0o644
             )
         self._base = base
-        index = SegmentIndex.load(index_path(self.directory, base))
+        index = SegmentIndex.load(index_path(self.directory, base), base)
         index = index.valid_before(os.fstat(self._log_fd).st_size)
-        position, offset, max_before = index.last(base)
-        self._index_size = len(index) * INDEX_ENTRY.size
-        self._max_ts = max_before
-        if not self._scan_tail(position, offset, from_hint=position > 0):
-            # The index pointed somewhere that is not a frame: trust only the log.
-            self._index_size = 0
+        keep = 0
+        # Scan from the newest entries back: the very last one may describe a frame
+        # that never fully reached the log.
+        for i in range(len(index) - 1, max(len(index) - 4, 0) - 1, -1):
+            position, offset, self._max_ts = index.entry(i)
+            if self._scan_tail(position, offset, from_hint=True):
+                keep = len(index.valid_before(self._size))
+                break
+        else:
+            # No entry points at a frame: trust only the log, rebuild the index.
             self._max_ts = NO_TIMESTAMP
             self._scan_tail(0, base)
+        self._index_size = keep * INDEX_ENTRY.size
         os.ftruncate(self._index_fd, self._index_size)
 
     def _scan_tail(self, position: int, offset: int, from_hint: bool = False) -> bool:
@@ -207,7 +212,8 @@ class PartitionAppender:
 
     def _drop_index_past(self, end: int) -> None:
         assert self._base is not None
-        index = SegmentIndex.load(index_path(self.directory, self._base)).valid_before(end)
+        index = SegmentIndex.load(index_path(self.directory, self._base), self._base)
+        index = index.valid_before(end)
         self._index_size = len(index) * INDEX_ENTRY.size
         os.ftruncate(self._index_fd, self._index_size)
 
@@ -267,9 +273,7 @@ class IntervalSyncer:
         with self._wake:
             self._dirty.add(appender)
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="bdp-bus-fsync", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="bdp-bus-fsync", daemon=True)
                 self._thread.start()
             self._wake.notify()
 

@@ -88,9 +88,7 @@ class Producer(abc.ABC):
     def send(
         self, topic: str, value: bytes, key: bytes | None = None, timestamp_ms: int | None = None
     ) -> None:
-        self.send_batch(
-            topic, [value], [key], None if timestamp_ms is None else [timestamp_ms]
-        )
+        self.send_batch(topic, [value], [key], None if timestamp_ms is None else [timestamp_ms])
 
     @abc.abstractmethod
     def flush(self, timeout_s: float | None = None) -> None:

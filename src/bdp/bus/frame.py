@@ -37,6 +37,7 @@ __all__ = [
     "HEADER_SIZE",
     "MAGIC",
     "MAX_BODY_BYTES",
+    "NO_TIMESTAMP",
     "EncodedBody",
     "Frame",
     "FrameHeader",
@@ -99,7 +100,13 @@ class EncodedBody(NamedTuple):
         first so the expensive part runs before the offset is known (outside the lock)."""
         fields = bytearray(
             _HEADER.pack(
-                MAGIC, 0, self.length, self.flags, base_offset, self.count, 0,
+                MAGIC,
+                0,
+                self.length,
+                self.flags,
+                base_offset,
+                self.count,
+                0,
                 self.max_timestamp_ms,
             )
         )

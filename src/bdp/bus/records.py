@@ -7,6 +7,7 @@ so the frame encoder never loops over records in Python beyond one `len` per val
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,7 +77,7 @@ class Records:
             cuts.append(max(stop, start + 1))
         view = memoryview(self.data)
         pieces = []
-        for start, stop in zip(cuts, cuts[1:], strict=False):
+        for start, stop in itertools.pairwise(cuts):
             first = int(ends[start - 1]) if start else 0
             pieces.append(
                 Records(

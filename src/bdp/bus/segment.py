@@ -114,22 +114,24 @@ class SegmentIndex:
         self.max_before = entries[:, 2]
 
     @classmethod
-    def load(cls, path: Path) -> SegmentIndex:
+    def load(cls, path: Path, base_offset: int) -> SegmentIndex:
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
             raw = b""
         whole = len(raw) - len(raw) % INDEX_ENTRY.size
         entries = np.frombuffer(raw, "<i8", whole // 8).reshape(-1, 3)
-        # Keep the strictly increasing prefix: anything else was torn or stale.
-        if len(entries) > 1:
-            bad = np.flatnonzero(
-                (np.diff(entries[:, 0]) <= 0)
-                | (np.diff(entries[:, 1]) <= 0)
-                | (np.diff(entries[:, 2]) < 0)
-            )
-            if len(bad):
-                entries = entries[: bad[0] + 1]
+        # Keep the plausible, strictly increasing prefix: anything else is torn or stale.
+        bad = (entries[:, 0] < base_offset) | (entries[:, 1] < 0)
+        # Comparisons, not differences: garbage values would overflow a subtraction.
+        bad[1:] |= (
+            (entries[1:, 0] <= entries[:-1, 0])
+            | (entries[1:, 1] <= entries[:-1, 1])
+            | (entries[1:, 2] < entries[:-1, 2])
+        )
+        first_bad = np.flatnonzero(bad)
+        if len(first_bad):
+            entries = entries[: first_bad[0]]
         return cls(entries)
 
     def __len__(self) -> int:
@@ -155,6 +157,10 @@ class SegmentIndex:
 
     def last(self, base_offset: int) -> tuple[int, int, int]:
         return self._entry(len(self) - 1, base_offset)
+
+    def entry(self, i: int) -> tuple[int, int, int]:
+        """(position, frame base offset, largest timestamp before) of entry `i`."""
+        return int(self.positions[i]), int(self.offsets[i]), int(self.max_before[i])
 
     def _entry(self, i: int, base_offset: int) -> tuple[int, int, int]:
         if i < 0:
