@@ -21,7 +21,7 @@ from bdp.config import Settings
 from bdp.datasets import DATASETS
 from bdp.etl import run_etl
 from bdp.lake import open_lake
-from bdp.simulate import SimulationParams, send_events, simulate
+from bdp.simulate import RaidOptions, SimulationParams, send_events, simulate
 from bdp.status import zone_rows
 from bdp.stream import StreamJob
 
@@ -114,7 +114,7 @@ def run_demo(
                     start_ms=start_ms,
                     seed=seed,
                     users=_scaled_users(name, scale),
-                    timezone=settings.platform.timezone,
+                    raid=RaidOptions(tz=settings.platform.timezone),
                 )
                 bus.create_topic(name)
                 summary.generated = send_events(producer, name, simulate(name, params))

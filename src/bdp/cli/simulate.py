@@ -64,7 +64,7 @@ def simulate(
         users=users,
         minutes=minutes,
         legacy_wire_format=legacy_wire_format,
-        timezone=settings.platform.timezone,
+        raid=RaidOptions(tz=settings.platform.timezone),
     )
     began = time.perf_counter()
     with open_bus(settings) as bus:
