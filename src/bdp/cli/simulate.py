@@ -45,7 +45,7 @@ def simulate(
     from bdp.bus import open_bus
     from bdp.clock import day_start_ms, parse_time_of_day
     from bdp.datasets import get_dataset
-    from bdp.simulate import SimulationParams, send_events
+    from bdp.simulate import RaidOptions, SimulationParams, send_events
     from bdp.simulate import simulate as generate
 
     settings = state(ctx).settings

@@ -31,15 +31,12 @@ def raw_file_name(partition: int, first: int, last: int, compression: str) -> st
 
 
 def encode_lines(lines: list[bytes], compression: str) -> bytes:
-    # A valid JSON record can only hold a raw line break as whitespace between tokens,
-    # so replacing it with a space keeps the record's meaning and the file one per line.
-    body = b"\n".join(
-        line
-        if b"\n" not in line and b"\r" not in line
-        else line.replace(b"\r", b" ").replace(b"\n", b" ")
-        for line in lines
-    )
-    body += b"\n"
+    body = b"\n".join(lines) + b"\n"
+    if body.count(b"\n") != len(lines) or b"\r" in body:
+        # A valid JSON record can only hold a raw line break as whitespace between
+        # tokens, so a space in its place keeps the meaning and the file one per line.
+        body = b"\n".join(line.replace(b"\r", b" ").replace(b"\n", b" ") for line in lines)
+        body += b"\n"
     if compression == "zstd":
         return zstandard.ZstdCompressor(level=1).compress(body)
     if compression == "gzip":

@@ -157,7 +157,12 @@ class StreamJob:
         )
         name = raw_file_name(partition, first, last, self.compression)
         outcome = DatasetStats(read=len(batch), landed=len(checked.valid))
-        for day, lines in _by_date(checked.dates, [batch.values[i] for i in checked.valid]):
+        valid = (
+            batch.values
+            if len(checked.valid) == len(batch)
+            else [batch.values[i] for i in checked.valid]
+        )
+        for day, lines in _by_date(checked.dates, valid):
             self.lake.publish(
                 f"{partition_dir('raw', dataset.name, day)}/{name}", self._encode(lines)
             )
@@ -203,6 +208,8 @@ def _by_date(dates: np.ndarray, lines: list[bytes]) -> list[tuple[str, list[byte
     """Group lines by date, keeping offset order inside each group."""
     if not lines:
         return []
+    if dates.min() == dates.max():
+        return [(str(dates[0]), lines)]
     order = np.argsort(dates, kind="stable")
     ordered = dates[order]
     days, starts = np.unique(ordered, return_index=True)

@@ -56,71 +56,107 @@ class Validated:
 def validate_batch(
     dataset: Dataset, values: list[bytes], max_record_bytes: int, tz: ZoneInfo
 ) -> Validated:
-    decoder = dataset.decoder()
-    check = dataset.check
-    event_time = dataset.event_time
-    result = Validated()
-    times: list[str] = []
-    # A newline cannot complete a multi-byte sequence, so the join is valid only if each
-    # record is: one C-speed check for the common case.
-    all_utf8 = _is_utf8(b"\n".join(values))
-    for index, value in enumerate(values):
-        rejection = _screen(index, value, max_record_bytes, all_utf8)
-        if rejection is None:
-            try:
-                record = decoder.decode(value)
-            except msgspec.ValidationError as exc:
-                message = str(exc)
-                reason = "missing_field" if _MISSING.search(message) else "wrong_type"
-                rejection = Rejection(index, reason, message)
-            except msgspec.DecodeError as exc:
-                rejection = Rejection(index, "invalid_json", str(exc))
-            else:
-                problem = check(record) if check is not None else None
-                if problem is not None:
-                    rejection = Rejection(index, "invalid_value", problem)
-                else:
-                    try:
-                        stamp = event_time(record)
-                    except (ValueError, TypeError) as exc:
-                        stamp, problem = None, str(exc)
-                    if stamp is None:
-                        detail = problem or "no event time"
-                        rejection = Rejection(index, "bad_timestamp", detail)
-                    else:
-                        result.valid.append(index)
-                        times.append(stamp)
-                        continue
-        result.rejected.append(rejection)
+    rejected: list[Rejection] = []
+    candidates = _screen(values, max_record_bytes, rejected)
+    indexes, records = _decode(dataset, values, candidates, rejected)
+    indexes, times = _apply_rules(dataset, indexes, records, rejected)
     dates, bad = event_dates(times, tz)
     if bad:
         keep = np.ones(len(times), dtype=bool)
-        for position in bad:
-            keep[position] = False
-            result.rejected.append(
-                Rejection(
-                    result.valid[position],
-                    "bad_timestamp",
-                    f"event time {times[position]!r} is not ISO-8601",
-                )
-            )
-        result.valid = [index for index, ok in zip(result.valid, keep, strict=True) if ok]
-        dates = dates[keep]
-    result.dates = dates
-    result.rejected.sort(key=lambda rejection: rejection.index)
-    return result
-
-
-def _screen(index: int, value: bytes, max_record_bytes: int, all_utf8: bool) -> Rejection | None:
-    if not value.strip():
-        return Rejection(index, "empty", "record is empty")
-    if len(value) > max_record_bytes:
-        return Rejection(
-            index, "too_large", f"record is {len(value)} bytes; the limit is {max_record_bytes}"
+        keep[bad] = False
+        rejected.extend(
+            Rejection(indexes[i], "bad_timestamp", f"event time {times[i]!r} is not ISO-8601")
+            for i in bad
         )
-    if not all_utf8 and not _is_utf8(value):
-        return Rejection(index, "not_utf8", "record is not valid UTF-8")
-    return None
+        indexes = [index for index, ok in zip(indexes, keep, strict=True) if ok]
+        dates = dates[keep]
+    rejected.sort(key=lambda rejection: rejection.index)
+    return Validated(indexes, dates, rejected)
+
+
+def _screen(values: list[bytes], max_record_bytes: int, rejected: list[Rejection]) -> list[int]:
+    """Indexes that pass the byte-level checks (empty, size, UTF-8), found in bulk."""
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    # Only short records can be blank; only long ones too large.
+    suspects = np.flatnonzero((lengths > max_record_bytes) | (lengths <= 16))
+    # A newline cannot complete a multi-byte sequence, so the join is valid only if each
+    # record is: one C-speed check for the common case.
+    all_utf8 = _is_utf8(b"\n".join(values))
+    if not len(suspects) and all_utf8:
+        return list(range(len(values)))
+    passed = []
+    suspect_set = set(suspects.tolist())
+    for index, value in enumerate(values):
+        if index in suspect_set:
+            if not value.strip():
+                rejected.append(Rejection(index, "empty", "record is empty"))
+                continue
+            if len(value) > max_record_bytes:
+                detail = f"record is {len(value)} bytes; the limit is {max_record_bytes}"
+                rejected.append(Rejection(index, "too_large", detail))
+                continue
+        if not all_utf8 and not _is_utf8(value):
+            rejected.append(Rejection(index, "not_utf8", "record is not valid UTF-8"))
+            continue
+        passed.append(index)
+    return passed
+
+
+def _decode(
+    dataset: Dataset, values: list[bytes], candidates: list[int], rejected: list[Rejection]
+) -> tuple[list[int], list]:
+    decode = dataset.decoder().decode
+    indexes: list[int] = []
+    records: list = []
+    for index in candidates:
+        try:
+            records.append(decode(values[index]))
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+            reason = "missing_field" if _MISSING.search(message) else "wrong_type"
+            rejected.append(Rejection(index, reason, message))
+            continue
+        except msgspec.DecodeError as exc:
+            rejected.append(Rejection(index, "invalid_json", str(exc)))
+            continue
+        indexes.append(index)
+    return indexes, records
+
+
+def _apply_rules(
+    dataset: Dataset, indexes: list[int], records: list, rejected: list[Rejection]
+) -> tuple[list[int], list[str]]:
+    """The dataset's own rules, then the event time text of each record that passes."""
+    if dataset.check is not None:
+        problems = list(map(dataset.check, records))
+        if any(problem is not None for problem in problems):
+            keep = [problem is None for problem in problems]
+            rejected.extend(
+                Rejection(index, "invalid_value", problem)
+                for index, problem in zip(indexes, problems, strict=True)
+                if problem is not None
+            )
+            indexes = [i for i, ok in zip(indexes, keep, strict=True) if ok]
+            records = [r for r, ok in zip(records, keep, strict=True) if ok]
+    try:
+        times = list(map(dataset.event_time, records))
+        if None not in times:
+            return indexes, times
+    except (ValueError, TypeError):
+        pass
+    kept, times = [], []
+    for index, record in zip(indexes, records, strict=True):
+        try:
+            stamp = dataset.event_time(record)
+        except (ValueError, TypeError) as exc:
+            rejected.append(Rejection(index, "bad_timestamp", str(exc)))
+            continue
+        if stamp is None:
+            rejected.append(Rejection(index, "bad_timestamp", "no event time"))
+            continue
+        kept.append(index)
+        times.append(stamp)
+    return kept, times
 
 
 def _is_utf8(data: bytes) -> bool:
