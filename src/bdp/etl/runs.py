@@ -1,0 +1,204 @@
+"""A record of every ETL run, and which days need one.
+
+Runs live in a small SQLite table beside the scheduler's state. Each run stores a
+fingerprint of the raw partition it read (the sorted names and sizes of its files),
+so a day whose raw partition changed after its last successful run — late data —
+shows up in `stale_days` and is run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from bdp.config import Settings
+from bdp.lake import FileInfo, Lake
+
+__all__ = [
+    "RAW_SUFFIXES",
+    "EtlRun",
+    "RunLog",
+    "last_runs",
+    "raw_files",
+    "raw_fingerprint",
+    "record_run",
+    "stale_days",
+]
+
+RAW_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
+"""Raw record files; anything else in a raw partition (markers, checksums) is ignored."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS etl_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset TEXT NOT NULL,
+    dt TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    error TEXT,
+    raw_rows INTEGER,
+    table_rows TEXT NOT NULL,
+    raw_fingerprint TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS etl_runs_day ON etl_runs (dataset, dt, id);
+"""
+
+
+@dataclass(frozen=True)
+class EtlRun:
+    dataset: str
+    dt: date
+    started_at: datetime
+    finished_at: datetime
+    status: str
+    """`ok` or `failed`."""
+    error: str | None
+    raw_rows: int | None
+    table_rows: dict[str, int]
+    raw_fingerprint: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: dates and times as ISO-8601 text."""
+        return {
+            "dataset": self.dataset,
+            "dt": self.dt.isoformat(),
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "status": self.status,
+            "error": self.error,
+            "raw_rows": self.raw_rows,
+            "table_rows": dict(self.table_rows),
+            "raw_fingerprint": self.raw_fingerprint,
+        }
+
+
+def record_run(settings: Settings, run: EtlRun) -> None:
+    RunLog(settings.paths.state).record_run(run)
+
+
+def last_runs(settings: Settings, limit: int = 20, dataset: str | None = None) -> list[EtlRun]:
+    """The most recent runs first."""
+    return RunLog(settings.paths.state).last_runs(limit, dataset)
+
+
+def stale_days(settings: Settings, lake: Lake, dataset: str) -> list[date]:
+    """Days of `dataset` whose raw partition changed since their last successful run."""
+    return RunLog(settings.paths.state).stale_days(lake, dataset)
+
+
+def raw_files(lake: Lake, dataset: str, dt: date) -> list[FileInfo]:
+    """The raw record files of one day, sorted by path."""
+    prefix = f"raw/{dataset}/dt={dt.isoformat()}"
+    return [info for info in lake.list_files(prefix) if info.path.endswith(RAW_SUFFIXES)]
+
+
+def raw_fingerprint(files: list[FileInfo]) -> str:
+    listing = sorted(f"{Path(info.path).name}\t{info.size}" for info in files)
+    return hashlib.sha256("\n".join(listing).encode()).hexdigest()
+
+
+class RunLog:
+    """ETL runs in the SQLite state file at `path`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # Short-lived connections: the scheduler and the CLI share this file.
+        conn = sqlite3.connect(self.path, timeout=30)
+        try:
+            with conn:  # commits, or rolls back on error
+                yield conn
+        finally:
+            conn.close()
+
+    def record_run(self, run: EtlRun) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO etl_runs (dataset, dt, started_at, finished_at, status, error, "
+                "raw_rows, table_rows, raw_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.dataset,
+                    run.dt.isoformat(),
+                    run.started_at.astimezone(UTC).isoformat(),
+                    run.finished_at.astimezone(UTC).isoformat(),
+                    run.status,
+                    run.error,
+                    run.raw_rows,
+                    json.dumps(run.table_rows, sort_keys=True),
+                    run.raw_fingerprint,
+                ),
+            )
+
+    def last_runs(self, limit: int = 20, dataset: str | None = None) -> list[EtlRun]:
+        """The most recent runs first."""
+        where, params = ("WHERE dataset = ?", [dataset]) if dataset else ("", [])
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT dataset, dt, started_at, finished_at, status, error, raw_rows, "
+                f"table_rows, raw_fingerprint FROM etl_runs {where} ORDER BY id DESC LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+        return [
+            EtlRun(
+                dataset=row[0],
+                dt=date.fromisoformat(row[1]),
+                started_at=datetime.fromisoformat(row[2]),
+                finished_at=datetime.fromisoformat(row[3]),
+                status=row[4],
+                error=row[5],
+                raw_rows=row[6],
+                table_rows=json.loads(row[7]),
+                raw_fingerprint=row[8],
+            )
+            for row in rows
+        ]
+
+    def stale_days(self, lake: Lake, dataset: str) -> list[date]:
+        """Days with a raw partition that never ran successfully or changed since."""
+        by_day: dict[str, list[FileInfo]] = {day: [] for day in lake.partitions("raw", dataset)}
+        for info in lake.list_files(f"raw/{dataset}"):
+            day = _partition_day(info.path)
+            if day in by_day and info.path.endswith(RAW_SUFFIXES):
+                by_day[day].append(info)
+        with self._connect() as conn:
+            done = dict(
+                conn.execute(
+                    "SELECT dt, raw_fingerprint FROM etl_runs WHERE id IN ("
+                    "SELECT max(id) FROM etl_runs WHERE dataset = ? AND status = 'ok' "
+                    "GROUP BY dt)",
+                    (dataset,),
+                ).fetchall()
+            )
+        stale = [
+            day
+            for name, files in by_day.items()
+            if (day := _as_date(name)) is not None and done.get(name) != raw_fingerprint(files)
+        ]
+        return sorted(stale)
+
+
+def _partition_day(path: str) -> str | None:
+    for part in path.split("/"):
+        if part.startswith("dt="):
+            return part.removeprefix("dt=")
+    return None
+
+
+def _as_date(day: str) -> date | None:
+    try:
+        return date.fromisoformat(day)
+    except ValueError:
+        return None  # not a day partition; nothing the ETL could run

@@ -1,0 +1,137 @@
+"""Ad log → `ad_analysis_logs` (typed events with kind and deltas) and three daily totals.
+
+Fixes over the reference ETL (SCENARIOS §6.5, A1, E7): the event time is kept
+(legacy `User.offset_time`), every event says what it is and how much it added, and
+the aggregates are persisted and computed from those per-event deltas — so a
+simulator run that spans midnight is not counted twice, which max-then-sum over
+running totals does.
+
+Legacy events carry neither kind nor delta; they are inferred per (ad, account) in
+event-time order against the previous event of the same day:
+
+- kind: `click` when the click counter rose and the click flag is set (for the first
+  event of the day, when the counter is above zero and the flag is set); otherwise
+  `view_start` when the view flag is set; otherwise `view_end`.
+- deltas: the rise of each running total since the previous event; for the first
+  event of the day, 1 click for a click and `total_time` seconds for a view end.
+
+Ties in event time are ordered by the counters, which only grow within one ad run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bdp.etl.engine.base import DataFrame, Engine
+from bdp.etl.transforms.base import ISO_DATE, TransformOptions, event_timestamp
+
+__all__ = ["ANALYSIS_COLUMNS", "TABLES", "build"]
+
+TABLES = ("ad_analysis_logs", "ad_view_totals", "ad_click_totals", "ad_gender_view_totals")
+
+ANALYSIS_COLUMNS = (
+    "ad_id",
+    "ad_name",
+    "ad_explain",
+    "genre",
+    "viewing_time",
+    "click_count",
+    "start_time",
+    "end_time",
+    "account",
+    "gender",
+    "age",
+    "click",
+    "view",
+    "total_time",
+    "datetime",
+    "event",
+    "viewing_time_delta",
+    "click_count_delta",
+)
+
+
+def build(raw: DataFrame, engine: Engine, options: TransformOptions) -> dict[str, DataFrame]:
+    F = engine.functions
+    events = _typed(raw, F, options)
+    analysis = _with_kind_and_deltas(events, engine)
+    by_ad = analysis.groupBy("ad_id", "ad_name")
+    views = by_ad.agg(F.sum("viewing_time_delta").cast("long").alias("view_sum_total"))
+    return {
+        "ad_analysis_logs": analysis,
+        "ad_view_totals": views.select(
+            "ad_id",
+            "ad_name",
+            "view_sum_total",
+            F.round(F.col("view_sum_total") / 60, 2).cast("double").alias("view_sum_total_minutes"),
+        ),
+        "ad_click_totals": by_ad.agg(
+            F.sum("click_count_delta").cast("long").alias("total_click_count")
+        ),
+        "ad_gender_view_totals": analysis.groupBy("ad_id", "ad_name", "gender").agg(
+            F.sum("viewing_time_delta").cast("long").alias("gender_view_total")
+        ),
+    }
+
+
+def _date(F: Any, name: str) -> Any:
+    text = F.col(name)
+    return F.when(text.rlike(ISO_DATE), text.cast("date"))
+
+
+def _typed(raw: DataFrame, F: Any, options: TransformOptions) -> DataFrame:
+    moment = F.coalesce(F.col("datetime"), F.col("User.offset_time"))
+    return raw.select(
+        F.col("Ad.ad_id").alias("ad_id"),
+        F.col("Ad.ad_name").alias("ad_name"),
+        F.col("Ad.ad_explain").alias("ad_explain"),
+        F.col("Ad.genre").alias("genre"),
+        F.col("Ad.viewing_time").cast("int").alias("viewing_time"),
+        F.col("Ad.click_count").cast("int").alias("click_count"),
+        _date(F, "Ad.start_time").alias("start_time"),
+        _date(F, "Ad.end_time").alias("end_time"),
+        F.col("User.account").alias("account"),
+        F.col("User.gender").alias("gender"),
+        F.col("User.age").cast("int").alias("age"),
+        F.col("User.click").cast("boolean").alias("click"),
+        F.col("User.view").cast("boolean").alias("view"),
+        F.col("User.total_time").cast("int").alias("total_time"),
+        event_timestamp(F, moment, options.timezone).alias("datetime"),
+        F.col("event").alias("reported_event"),
+        F.col("delta.viewing_time").cast("int").alias("reported_viewing_delta"),
+        F.col("delta.click_count").cast("int").alias("reported_click_delta"),
+    )
+
+
+def _with_kind_and_deltas(events: DataFrame, engine: Engine) -> DataFrame:
+    F, Window = engine.functions, engine.Window
+    order = Window.partitionBy("ad_id", "account").orderBy(
+        "datetime", "click_count", "viewing_time", "view"
+    )
+    previous = events.select(
+        *[F.col(name) for name in events.columns],
+        F.lag("click_count").over(order).alias("prev_click_count"),
+        F.lag("viewing_time").over(order).alias("prev_viewing_time"),
+    )
+    clicked = (F.col("click_count") > F.coalesce(F.col("prev_click_count"), F.lit(0))) & F.col(
+        "click"
+    )
+    inferred = F.when(clicked, "click").when(F.col("view"), "view_start").otherwise("view_end")
+    kinded = previous.withColumn("event", F.coalesce(F.col("reported_event"), inferred))
+    first_of_day_views = F.when(F.col("event") == "view_end", F.col("total_time")).otherwise(0)
+    first_of_day_clicks = F.when(F.col("event") == "click", 1).otherwise(0)
+    viewing = F.when(
+        F.col("prev_viewing_time").isNotNull(),
+        F.col("viewing_time") - F.col("prev_viewing_time"),
+    ).otherwise(first_of_day_views)
+    clicks = F.when(
+        F.col("prev_click_count").isNotNull(),
+        F.col("click_count") - F.col("prev_click_count"),
+    ).otherwise(first_of_day_clicks)
+    return kinded.select(
+        *ANALYSIS_COLUMNS[:16],
+        F.coalesce(F.col("reported_viewing_delta"), viewing)
+        .cast("int")
+        .alias("viewing_time_delta"),
+        F.coalesce(F.col("reported_click_delta"), clicks).cast("int").alias("click_count_delta"),
+    )

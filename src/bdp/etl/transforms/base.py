@@ -1,0 +1,78 @@
+"""What every transform shares: its options and the column rules used by several datasets.
+
+Helpers take the engine's `functions` module (`F`) as an argument, so they run on
+whichever engine the transform was given. Every cast here is applied only to values
+the raw schema already validated, or behind a pattern test: an invalid cast is an
+error on DuckDB (and on Spark in ANSI mode) but NULL on Spark otherwise, and the
+two engines must agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, TypeAlias
+
+__all__ = [
+    "ISO_DATE",
+    "ISO_TIMESTAMP",
+    "MINUTES_SECONDS",
+    "Column",
+    "TransformOptions",
+    "elapsed_seconds",
+    "event_timestamp",
+    "guarded_timestamp",
+    "int_or_null",
+]
+
+Column: TypeAlias = Any
+"""A PySpark-API column expression of the engine in use."""
+
+MINUTES_SECONDS = r"^(\d{1,7}):(\d{1,2})$"
+"""`M:S` elapsed game time: unpadded, unbounded minutes (SCENARIOS conventions)."""
+
+ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
+"""ISO-8601 date-time as both engines parse it, including Java's seconds-less form."""
+
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+_ZONE_OFFSET = r"[+-]\d{2}:?\d{2}$"
+
+
+@dataclass(frozen=True)
+class TransformOptions:
+    timezone: str = "UTC"
+    """Platform zone: a zone-less timestamp (legacy Lost Ark `startTime`) is local time
+    there and is converted to UTC."""
+    suspicious_champions: tuple[str, ...] = ("viktor",)
+    """Champions labelled 1 in the game training table (lowercase)."""
+
+
+def event_timestamp(F: ModuleType, text: Column, timezone: str) -> Column:
+    """A UTC timestamp from ISO text; text without a zone is local time in `timezone`."""
+    if timezone == "UTC":
+        return F.to_timestamp(text)
+    local = F.convert_timezone(F.lit(timezone), F.lit("UTC"), F.to_timestamp_ntz(text))
+    return (
+        F.when(text.endswith("Z"), F.to_timestamp(text))
+        .when(text.rlike(_ZONE_OFFSET), F.to_timestamp(text))
+        .otherwise(local.cast("timestamp"))
+    )
+
+
+def guarded_timestamp(F: ModuleType, text: Column, timezone: str) -> Column:
+    """`event_timestamp` for a field the raw schema does not check: NULL unless ISO."""
+    return F.when(text.rlike(ISO_TIMESTAMP), event_timestamp(F, text, timezone))
+
+
+def elapsed_seconds(F: ModuleType, text: Column) -> Column:
+    """Seconds of an `M:S` elapsed time; NULL when the text is not `M:S`."""
+    # One pattern test, then plain splits: a regex per part would cost twice as much.
+    minutes = F.split_part(text, F.lit(":"), F.lit(1)).cast("int")
+    seconds = F.split_part(text, F.lit(":"), F.lit(2)).cast("int")
+    return F.when(text.rlike(MINUTES_SECONDS), minutes * 60 + seconds)
+
+
+def int_or_null(F: ModuleType, text: Column, pattern: str) -> Column:
+    """The first group of `pattern` (which must capture at most 9 digits) as an int."""
+    return F.when(text.rlike(pattern), F.regexp_extract(text, pattern, 1).cast("int"))

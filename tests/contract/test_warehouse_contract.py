@@ -1,0 +1,153 @@
+"""The warehouse contract: what every backend must do, run against each of them.
+
+Adding a backend is one entry in `WAREHOUSE_BACKENDS` plus one branch in the
+`warehouse` fixture. Table names are unique per test so a shared server needs no
+cleanup between tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bdp.config import load_settings
+from bdp.errors import BdpError, NotFoundError
+from bdp.warehouse import QueryError, Warehouse, WarehouseError, open_warehouse
+
+WAREHOUSE_BACKENDS = ["duckdb"]
+DAY = dt.date(2024, 4, 16)
+NEXT = dt.date(2024, 4, 17)
+
+pytestmark = pytest.mark.parametrize("warehouse", WAREHOUSE_BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    backend = request.param
+    if backend == "duckdb":
+        settings = load_settings(home=tmp_path / "home", environ={})
+    else:
+        raise ValueError(f"no fixture branch for warehouse backend {backend!r}")
+    with open_warehouse(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+def table() -> str:
+    return f"contract_{uuid.uuid4().hex[:12]}"
+
+
+def parquet(directory: Path, day: dt.date, ids: list[int]) -> list[str]:
+    """One curated partition file, laid out as the ETL lays it out (`dt=D/`)."""
+    folder = directory / f"dt={day.isoformat()}-{uuid.uuid4().hex[:6]}" / f"dt={day.isoformat()}"
+    folder.mkdir(parents=True)
+    moment = dt.datetime(2024, 4, 16, 1, 2, 3, 456000, tzinfo=dt.UTC)
+    data = pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "name": pa.array([f"n{i}" for i in ids], pa.string()),
+            "x": pa.array([i * 10 for i in ids], pa.int32()),
+            "ratio": pa.array([i / 4 for i in ids], pa.float64()),
+            "flag": pa.array([i % 2 == 0 for i in ids], pa.bool_()),
+            "at": pa.array([moment] * len(ids), pa.timestamp("us", tz="UTC")),
+            "day": pa.array([dt.date(2024, 3, 31)] * len(ids), pa.date32()),
+        }
+    )
+    path = folder / "part-00000.parquet"
+    pq.write_table(data, path)
+    return [str(path)]
+
+
+def ids(warehouse: Warehouse, table: str, day: dt.date | None = None) -> list[int]:
+    where = f" WHERE dt = DATE '{day.isoformat()}'" if day else ""
+    found = warehouse.query(f"SELECT id FROM {table}{where}").column("id").to_pylist()
+    return sorted(found)
+
+
+def test_first_load_creates_the_table_with_a_day_column(warehouse, table, tmp_path) -> None:
+    assert warehouse.replace_partition(table, DAY, parquet(tmp_path, DAY, [1, 2, 3])) == 3
+    assert table in warehouse.tables()
+    result = warehouse.query(f"SELECT * FROM {table} ORDER BY id")
+    assert result.column_names == ["id", "name", "x", "ratio", "flag", "at", "day", "dt"]
+    first = result.to_pylist()[0]
+    assert (first["id"], first["name"], first["x"], first["ratio"], first["flag"]) == (
+        1,
+        "n1",
+        10,
+        0.25,
+        False,
+    )
+    at = first["at"]
+    at = at.astimezone(dt.UTC).replace(tzinfo=None) if at.tzinfo else at
+    assert at == dt.datetime(2024, 4, 16, 1, 2, 3, 456000)
+    assert (first["day"], first["dt"]) == (dt.date(2024, 3, 31), DAY)
+
+
+def test_replacing_a_day_again_leaves_the_same_rows(warehouse, table, tmp_path) -> None:
+    files = parquet(tmp_path, DAY, [1, 2, 3])
+    warehouse.replace_partition(table, DAY, files)
+    assert warehouse.replace_partition(table, DAY, files) == 3
+    assert ids(warehouse, table) == [1, 2, 3]
+    assert warehouse.row_count(table) == warehouse.row_count(table, DAY) == 3
+
+
+def test_replacing_a_day_touches_no_other_day(warehouse, table, tmp_path) -> None:
+    warehouse.replace_partition(table, DAY, parquet(tmp_path, DAY, [1, 2, 3]))
+    warehouse.replace_partition(table, NEXT, parquet(tmp_path, NEXT, [10, 11]))
+    assert warehouse.replace_partition(table, DAY, parquet(tmp_path, DAY, [4])) == 1
+    assert ids(warehouse, table, DAY) == [4]
+    assert ids(warehouse, table, NEXT) == [10, 11]
+    assert warehouse.row_count(table) == 3
+
+
+def test_several_files_make_one_day(warehouse, table, tmp_path) -> None:
+    files = parquet(tmp_path, DAY, [1, 2]) + parquet(tmp_path, DAY, [3])
+    assert warehouse.replace_partition(table, DAY, files) == 3
+    assert ids(warehouse, table, DAY) == [1, 2, 3]
+
+
+def test_no_files_empties_the_day(warehouse, table, tmp_path) -> None:
+    assert warehouse.replace_partition(table, DAY, []) == 0
+    assert table not in warehouse.tables()  # nothing to take a schema from
+    warehouse.replace_partition(table, DAY, parquet(tmp_path, DAY, [1]))
+    warehouse.replace_partition(table, NEXT, parquet(tmp_path, NEXT, [2]))
+    assert warehouse.replace_partition(table, DAY, []) == 0
+    assert warehouse.row_count(table, DAY) == 0
+    assert ids(warehouse, table) == [2]
+
+
+def test_a_failed_load_keeps_the_old_rows(warehouse, table, tmp_path) -> None:
+    warehouse.replace_partition(table, DAY, parquet(tmp_path, DAY, [1, 2]))
+    with pytest.raises(WarehouseError):
+        warehouse.replace_partition(table, DAY, [str(tmp_path / "missing.parquet")])
+    assert ids(warehouse, table, DAY) == [1, 2]
+    assert warehouse.replace_partition(table, NEXT, parquet(tmp_path, NEXT, [5])) == 1
+
+
+def test_bad_sql_is_a_bdp_error_with_the_backend_message(warehouse) -> None:
+    with pytest.raises(QueryError) as raised:
+        warehouse.query("SELEC 1")
+    assert isinstance(raised.value, BdpError)
+    assert str(raised.value) and raised.value.sql == "SELEC 1"
+
+
+def test_row_count_of_an_unknown_table_is_not_found(warehouse, table) -> None:
+    with pytest.raises(NotFoundError):
+        warehouse.row_count(table)
+
+
+def test_table_names_must_be_identifiers(warehouse, tmp_path) -> None:
+    with pytest.raises(WarehouseError):
+        warehouse.replace_partition("t; DROP TABLE x", DAY, parquet(tmp_path, DAY, [1]))
+
+
+def test_empty_file_creates_an_empty_table(warehouse, table, tmp_path) -> None:
+    assert warehouse.replace_partition(table, DAY, parquet(tmp_path, DAY, [])) == 0
+    assert table in warehouse.tables()
+    assert warehouse.row_count(table) == 0

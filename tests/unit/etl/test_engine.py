@@ -1,0 +1,104 @@
+"""The engine seam: registry, raw reading in both wire forms, Parquet writing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from bdp.config import load_settings
+from bdp.datasets import get_dataset
+from bdp.errors import MissingExtraError, UnknownNameError
+from bdp.etl.engine import EngineUnavailableError, open_engine
+from bdp.etl.engine.duckdb import DuckDBEngine, duckdb_type
+from bdp.etl.schema import raw_fields
+
+from .conftest import encode, rows
+
+WEB = [
+    '{"ip":"1","datetime":"2024-04-16T00:00:00.000Z","method":"GET","url":"/","responseCode":200,'
+    '"responseTime":15,"sessionID":"s","extra":{"ignored":true}}',
+    '{"ip":"2","datetime":"2024-04-16T00:00:01.000Z","method":"GET","url":"/","responseCode":"404",'
+    '"responseTime":"7","sessionID":"s"}',
+]
+
+
+def test_raw_schema_follows_the_struct_with_legacy_aliases() -> None:
+    fields = {f.name: f for f in raw_fields(get_dataset("lostarklogs"))}
+    assert "inpukey" in fields and "inputkey" in fields
+    assert [c.name for c in fields["User"].children] == ["class", "account", "ip"]
+    assert not fields["x"].nested
+    ad_user = {f.name: f for f in raw_fields(get_dataset("adlogs"))}["User"]
+    assert "offset_time" in [c.name for c in ad_user.children]
+    assert (
+        duckdb_type(fields["Boss"])
+        == 'STRUCT("name" VARCHAR, "item_level" VARCHAR, "endTime" VARCHAR)'
+    )
+
+
+@pytest.mark.parametrize("name", ["day.jsonl", "day.jsonl.gz", "day.jsonl.zst"])
+def test_read_raw_gives_strings_from_typed_and_string_values(
+    engine: DuckDBEngine, tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(encode(WEB, name))
+    raw = engine.read_raw(get_dataset("weblogs"), [str(path)])
+    assert raw.columns == [
+        "ip",
+        "datetime",
+        "method",
+        "url",
+        "responseCode",
+        "responseTime",
+        "sessionID",
+    ]
+    found = rows(raw, "ip")
+    assert [(r["responseCode"], r["responseTime"]) for r in found] == [("200", "15"), ("404", "7")]
+
+
+def test_read_raw_without_files_is_empty_with_the_same_columns(engine: DuckDBEngine) -> None:
+    raw = engine.read_raw(get_dataset("adlogs"), [])
+    assert raw.columns == ["Ad", "User", "event", "datetime", "delta"]
+    assert raw.count() == 0
+
+
+def test_write_parquet_creates_the_directory(engine: DuckDBEngine, tmp_path: Path) -> None:
+    source = tmp_path / "web.jsonl"
+    source.write_bytes(encode(WEB, source.name))
+    raw = engine.read_raw(get_dataset("weblogs"), [str(source)])
+    engine.write_parquet(raw.select("ip"), str(tmp_path / "out" / "nested"))
+    table = pq.read_table(next((tmp_path / "out" / "nested").glob("*.parquet")))
+    assert sorted(table.column("ip").to_pylist()) == ["1", "2"]
+
+
+def test_engines_keep_their_own_sessions(tmp_path: Path) -> None:
+    source = tmp_path / "web.jsonl"
+    source.write_bytes(encode(WEB, source.name))
+    with DuckDBEngine(threads=1, scratch_root=tmp_path) as first:
+        before = first.read_raw(get_dataset("weblogs"), [str(source)])
+        with DuckDBEngine(threads=1, scratch_root=tmp_path) as second:
+            assert second.session is not first.session
+            assert second.read_raw(get_dataset("weblogs"), []).count() == 0
+        assert before.count() == 2
+        assert first.read_raw(get_dataset("weblogs"), [str(source)]).count() == 2
+
+
+def test_open_engine_by_name(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, environ={"BDP_ETL__ENGINE": "duckdb"})
+    with open_engine(settings) as engine:
+        assert engine.name == "duckdb" and not engine.capabilities.distributed
+        assert hasattr(engine.functions, "col") and hasattr(engine.Window, "partitionBy")
+
+
+def test_open_engine_unknown_name(tmp_path: Path) -> None:
+    with pytest.raises(UnknownNameError, match="duckdb"):
+        open_engine(load_settings(home=tmp_path, environ={"BDP_ETL__ENGINE": "duckbd"}))
+
+
+def test_spark_needs_its_extra_or_is_not_available_yet(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, environ={"BDP_ETL__ENGINE": "spark"})
+    with pytest.raises((MissingExtraError, EngineUnavailableError)) as raised:
+        open_engine(settings)
+    if isinstance(raised.value, MissingExtraError):
+        assert raised.value.extra == "spark"

@@ -1,0 +1,94 @@
+"""The run log: fingerprints of raw partitions and the days that need a run."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bdp.etl.runs import (
+    EtlRun,
+    RunLog,
+    last_runs,
+    raw_files,
+    raw_fingerprint,
+    record_run,
+    stale_days,
+)
+from bdp.lake import FileInfo
+
+from .conftest import write_raw
+
+DAY = dt.date(2024, 4, 16)
+NOW = dt.datetime(2024, 4, 17, 9, 0, tzinfo=dt.UTC)
+
+
+def run(day: dt.date, fingerprint: str, status: str = "ok") -> EtlRun:
+    return EtlRun("hotellogs", day, NOW, NOW, status, None, 1, {"t": 1}, fingerprint)
+
+
+def test_fingerprint_is_names_and_sizes_in_any_order() -> None:
+    a = FileInfo("raw/x/dt=2024-04-16/part-1.jsonl.zst", 10, 1)
+    b = FileInfo("raw/x/dt=2024-04-16/part-2.jsonl.zst", 20, 2)
+    moved = FileInfo("raw/x/dt=2024-04-16/part-2.jsonl.zst", 20, 99)  # touched, not changed
+    grown = FileInfo("raw/x/dt=2024-04-16/part-2.jsonl.zst", 21, 2)
+    assert raw_fingerprint([a, b]) == raw_fingerprint([b, a]) == raw_fingerprint([a, moved])
+    assert raw_fingerprint([a, b]) != raw_fingerprint([a, grown])
+    assert raw_fingerprint([a]) != raw_fingerprint([a, b])
+
+
+def test_only_record_files_belong_to_a_day(lake) -> None:
+    write_raw(lake, "hotellogs", DAY, "part-00000-0-0.jsonl.zst", ["{}"])
+    lake.publish(f"raw/hotellogs/dt={DAY}/_SUCCESS", b"")
+    assert [f.path.rsplit("/", 1)[1] for f in raw_files(lake, "hotellogs", DAY)] == [
+        "part-00000-0-0.jsonl.zst"
+    ]
+
+
+def test_last_runs_newest_first_with_fields_kept(tmp_path) -> None:
+    log = RunLog(tmp_path / "state.sqlite")
+    log.record_run(run(DAY, "a"))
+    log.record_run(EtlRun("adlogs", DAY, NOW, NOW, "failed", "boom", None, {}, "b"))
+    newest, older = log.last_runs(2)
+    assert (newest.dataset, newest.status, newest.error, newest.raw_rows) == (
+        "adlogs",
+        "failed",
+        "boom",
+        None,
+    )
+    assert (older.table_rows, older.raw_fingerprint, older.started_at) == ({"t": 1}, "a", NOW)
+    assert [r.dataset for r in log.last_runs(1)] == ["adlogs"]
+    assert [r.dataset for r in log.last_runs(5, dataset="hotellogs")] == ["hotellogs"]
+
+
+def test_stale_days_compare_with_the_last_successful_run(lake, tmp_path) -> None:
+    log = RunLog(tmp_path / "state.sqlite")
+    write_raw(lake, "hotellogs", DAY, "part-00000-0-0.jsonl", ["{}"])
+    lake.publish("raw/hotellogs/dt=not-a-day/part-00000-1-1.jsonl", b"{}\n")
+    current = raw_fingerprint(raw_files(lake, "hotellogs", DAY))
+    assert log.stale_days(lake, "hotellogs") == [DAY]
+    log.record_run(run(DAY, current))
+    assert log.stale_days(lake, "hotellogs") == []
+    log.record_run(run(DAY, "other", status="failed"))  # a failed run changes nothing
+    assert log.stale_days(lake, "hotellogs") == []
+    log.record_run(run(DAY, "older contents"))
+    assert log.stale_days(lake, "hotellogs") == [DAY]
+    assert log.stale_days(lake, "adlogs") == []
+
+
+def test_settings_level_helpers_share_one_store(settings, lake) -> None:
+    write_raw(lake, "hotellogs", DAY, "part-00000-0-0.jsonl", ["{}"])
+    current = raw_fingerprint(raw_files(lake, "hotellogs", DAY))
+    assert stale_days(settings, lake, "hotellogs") == [DAY]
+    record_run(settings, run(DAY, current))
+    assert stale_days(settings, lake, "hotellogs") == []
+    [latest] = last_runs(settings, limit=1)
+    assert latest.as_dict() == {
+        "dataset": "hotellogs",
+        "dt": "2024-04-16",
+        "started_at": "2024-04-17T09:00:00+00:00",
+        "finished_at": "2024-04-17T09:00:00+00:00",
+        "status": "ok",
+        "error": None,
+        "raw_rows": 1,
+        "table_rows": {"t": 1},
+        "raw_fingerprint": current,
+    }
