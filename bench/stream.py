@@ -20,6 +20,7 @@ from bdp.config import load_settings
 from bdp.lake import open_lake
 from bdp.simulate import SimulationParams, reference_users, send_events, simulate
 from bdp.stream import StreamJob
+from bdp.stream.workers import run_in_workers
 
 TARGET = 300_000
 
@@ -29,6 +30,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--dataset", default="gamelogs")
     parser.add_argument("--compression", default="zstd", choices=["zstd", "gzip", "none"])
+    parser.add_argument(
+        "--workers", default="1,2", help="comma-separated worker counts, each timed in turn"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as home:
@@ -58,18 +62,31 @@ def main() -> None:
                     read += sum(len(b) for b in batches)
             read_seconds = time.perf_counter() - began
 
-            began = time.perf_counter()
-            stats = StreamJob(settings, bus, open_lake(settings), [args.dataset]).run(
-                until_idle=True
-            )
-            seconds = time.perf_counter() - began
-        landed = stats[args.dataset].landed
-        assert landed == produced == read, (landed, produced, read)
-        rate = landed / seconds
         print(f"events                 {produced:,} ({args.dataset}, {args.compression})")
         print(f"bus read alone         {read / read_seconds:,.0f} events/s")
-        print(f"stream job bus → lake  {rate:,.0f} events/s  ({seconds:.2f} s)")
-        print(f"ratio to target        {rate / TARGET:.2f}x of {TARGET:,}/s")
+        for workers in (int(w) for w in args.workers.split(",")):
+            # Each run lands the whole topic again under its own group and lake.
+            run = settings.model_copy(
+                update={"lake": settings.lake.model_copy(update={"url": f"{home}/lake-{workers}"})}
+            )
+            began = time.perf_counter()
+            if workers == 1:
+                with open_bus(run) as bus:
+                    stats = StreamJob(
+                        run, bus, open_lake(run), [args.dataset], group=f"bench-{workers}"
+                    ).run(until_idle=True)
+            else:
+                stats = run_in_workers(
+                    run, [args.dataset], workers, until_idle=True, group=f"bench-{workers}"
+                )
+            seconds = time.perf_counter() - began
+            landed = stats[args.dataset].landed
+            assert landed == produced == read, (landed, produced, read)
+            rate = landed / seconds
+            print(
+                f"stream job, {workers} worker{'s' if workers > 1 else ' '}  {rate:,.0f} events/s "
+                f"({seconds:.2f} s, {rate / TARGET:.2f}x of the {TARGET:,}/s target)"
+            )
 
 
 if __name__ == "__main__":

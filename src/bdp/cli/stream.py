@@ -40,14 +40,22 @@ def run(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     began = time.perf_counter()
-    with open_bus(settings) as bus:
-        job = StreamJob(settings, bus, open_lake(settings), names)
-        if not until_idle and not json:
-            console.print("Landing records; press Ctrl+C to stop.")
-        try:
-            stats = job.run(until_idle=until_idle, stop=stop)
-        except KeyboardInterrupt:
-            stats = job.stats
+    if not until_idle and not json:
+        console.print("Landing records; press Ctrl+C to stop.")
+    if settings.stream.workers > 1:
+        from bdp.stream.workers import run_in_workers
+
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        stats = run_in_workers(
+            settings, names, settings.stream.workers, until_idle=until_idle, stop=stop
+        )
+    else:
+        with open_bus(settings) as bus:
+            job = StreamJob(settings, bus, open_lake(settings), names)
+            try:
+                stats = job.run(until_idle=until_idle, stop=stop)
+            except KeyboardInterrupt:
+                stats = job.stats
     seconds = time.perf_counter() - began
     if json:
         print_json(

@@ -23,12 +23,15 @@ from bdp.datasets import Dataset, get_dataset
 from bdp.lake import Lake, partition_dir
 from bdp.stream.checkpoint import Checkpoint, CheckpointStore
 from bdp.stream.files import encode_lines, quarantine_line, raw_file_name
+from bdp.stream.lease import PartitionLease
 from bdp.stream.validate import Validated, validate_batch
 
 __all__ = ["GROUP", "JOB", "DatasetStats", "StreamJob"]
 
 GROUP = "bdp-stream"
 JOB = "stream"
+LEASE_TIMEOUT_S = 10.0
+"""How long a starting job waits for a previous holder of a partition to go away."""
 
 
 @dataclass
@@ -59,7 +62,10 @@ class StreamJob:
         lake: Lake,
         datasets: Iterable[str],
         group: str = GROUP,
+        partitions: Callable[[int], list[int]] | None = None,
     ) -> None:
+        """`partitions`, given a topic's partition count, picks the ones this job lands
+        (all of them by default); jobs with disjoint shares can run side by side."""
         self.settings = settings
         self.bus = bus
         self.lake = lake
@@ -69,6 +75,8 @@ class StreamJob:
         self.compression = settings.lake.raw_compression
         self.stats: dict[str, DatasetStats] = {d.name: DatasetStats() for d in self.datasets}
         self._consumers: dict[str, Consumer] = {}
+        self._partitions = partitions
+        self._leases: list[PartitionLease] = []
 
     def run(
         self,
@@ -84,7 +92,9 @@ class StreamJob:
             while not stop.is_set():
                 landed_any = False
                 for dataset in self.datasets:
-                    consumer = self._consumers[dataset.name]
+                    consumer = self._consumers.get(dataset.name)
+                    if consumer is None:
+                        continue
                     for batch in consumer.poll(limit, timeout_ms=0):
                         outcome = self._land(dataset, batch)
                         consumer.commit({batch.partition: batch.last_offset + 1})
@@ -104,14 +114,29 @@ class StreamJob:
         for consumer in self._consumers.values():
             consumer.close()
         self._consumers.clear()
+        for lease in self._leases:
+            lease.release()
+        self._leases.clear()
 
     def _open(self) -> None:
         for dataset in self.datasets:
             self.bus.create_topic(dataset.topic)
-            consumer = self.bus.consumer(self.group, dataset.topic, start="earliest")
-            for partition in consumer.assignment:
-                self._recover(dataset, consumer, partition)
+            share = None
+            if self._partitions is not None:
+                share = self._partitions(self.bus.partitions(dataset.topic))
+                if not share:
+                    continue  # more jobs than partitions: nothing here for this one
+            consumer = self.bus.consumer(
+                self.group, dataset.topic, partitions=share, start="earliest"
+            )
             self._consumers[dataset.name] = consumer
+            for partition in consumer.assignment:
+                lease = PartitionLease(
+                    self.settings.paths.home / "locks" / JOB, dataset.topic, partition
+                )
+                lease.acquire(LEASE_TIMEOUT_S)
+                self._leases.append(lease)
+                self._recover(dataset, consumer, partition)
 
     def _recover(self, dataset: Dataset, consumer: Consumer, partition: int) -> None:
         """Finish a batch a crash interrupted, then resume after the last landed one."""

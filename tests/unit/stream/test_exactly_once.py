@@ -36,7 +36,7 @@ with open_bus(settings) as bus, bus.producer() as producer:
     bus.create_topic("hotellogs")
     # Paced so that the producer is still writing while the stream job is being killed.
     for start in range(0, int(sys.argv[2]), 2000):
-        time.sleep(0.12)
+        time.sleep(float(sys.argv[3]))
         ids = range(start, start + 2000)
         values = [(template % (i, days[i % 3], i % 50)).encode() for i in ids]
         values += [b"not json %d" % i for i in ids if i % 1000 == 0]
@@ -51,10 +51,23 @@ def _bdp(home: Path, *args: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(
+    tmp_path: Path, workers: int
+) -> None:
     home = tmp_path / "home"
-    env = {**os.environ, "BDP_STREAM__BATCH_RECORDS": "7000", "BDP_STREAM__POLL_TIMEOUT_MS": "20"}
-    producer = subprocess.Popen([sys.executable, "-c", PRODUCER, str(home), str(RECORDS)], env=env)
+    # Workers are separate interpreters and take longer to start: kill later, produce slower.
+    earliest, latest = (0.5, 1.5) if workers == 1 else (1.2, 2.8)
+    pace = 0.12 if workers == 1 else 0.3
+    env = {
+        **os.environ,
+        "BDP_STREAM__BATCH_RECORDS": "7000",
+        "BDP_STREAM__POLL_TIMEOUT_MS": "20",
+        "BDP_STREAM__WORKERS": str(workers),
+    }
+    producer = subprocess.Popen(
+        [sys.executable, "-c", PRODUCER, str(home), str(RECORDS), str(pace)], env=env
+    )
     rng = random.Random(7)
     kills = 0
     checkpoints = CheckpointStore(open_lake(load_settings(home=home, environ={})), "stream")
@@ -63,7 +76,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
         while kills < KILLS:
             job = subprocess.Popen(_bdp(home, "stream", "run"), env=env, stdout=subprocess.DEVNULL)
             # A random moment to kill, not a wait for anything to happen.
-            time.sleep(rng.uniform(0.5, 1.5))
+            time.sleep(rng.uniform(earliest, latest))
             job.send_signal(signal.SIGKILL)
             job.wait()
             kills += 1

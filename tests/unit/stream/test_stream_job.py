@@ -108,3 +108,22 @@ def test_a_pending_batch_is_relanded_exactly(settings: Settings) -> None:
     after = landed(settings, "raw", "weblogs")
     assert sorted(after["2024-04-15"] + after["2024-04-16"]) == sorted(values)
     assert store.load("weblogs", 0) == Checkpoint(end, None)
+
+
+def test_workers_share_the_partitions_and_land_the_same_files(settings: Settings) -> None:
+    from bdp.stream.workers import run_in_workers
+
+    values = [web(i, f"2024-04-{15 + i % 3}T01:00:00.000Z") for i in range(300)]
+    values.append(b"{broken")
+    produce(settings, values)
+    stats = run_in_workers(settings, ["weblogs"], workers=3, until_idle=True)["weblogs"]
+    assert (stats.read, stats.landed, stats.quarantined) == (301, 300, 1)
+    days = landed(settings, "raw", "weblogs")
+    assert sorted(line for lines in days.values() for line in lines) == sorted(values[:-1])
+    # Each partition was landed by exactly one worker: one checkpoint each, all complete.
+    store = CheckpointStore(open_lake(settings), "stream")
+    with open_bus(settings) as bus:
+        ends = bus.end_offsets("weblogs")
+    assert {p: store.load("weblogs", p) for p in ends} == {
+        p: Checkpoint(end, None) for p, end in ends.items()
+    }
