@@ -66,11 +66,15 @@ def test_records_land_in_their_event_date_in_the_platform_timezone(settings: Set
 
 
 def test_bad_records_are_quarantined_with_reason_and_original_bytes(settings: Settings) -> None:
-    bad = [b"", b"{nope", b'{"ip": "\xff"}', b"x" * (settings.stream.max_record_bytes + 1)]
+    ten_megabytes = b'{"ip": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    bad = [b"", b"{nope", b'{"ip": "\xff"}', ten_megabytes]
     produce(settings, [web(0, "2024-04-16T01:00:00.000Z"), *bad, web(1, "2024-04-16T02:00:00Z")])
     stats = run(settings)["weblogs"]
     assert (stats.landed, stats.quarantined) == (2, 4)
     assert dict(stats.reasons) == {"empty": 1, "invalid_json": 1, "not_utf8": 1, "too_large": 1}
+    # The stream keeps going: a later batch lands normally.
+    produce(settings, [web(2, "2024-04-16T03:00:00Z")])
+    assert run(settings)["weblogs"].landed == 1
     lines = [
         orjson.loads(line)
         for lines in landed(settings, "quarantine", "weblogs").values()
