@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-__all__ = ["Dataset", "TIMESTAMP_FORMAT", "format_timestamp"]
+__all__ = ["TIMESTAMP_FORMAT", "Dataset", "format_timestamp"]
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 """Every timestamp bdp emits: UTC, milliseconds, `Z` (SCENARIOS §2.5)."""
