@@ -2,12 +2,14 @@
 
     python bench/bus.py [--records 1000000] [--value-bytes 300] [--batch 50000]
                         [--partitions 4] [--fsync interval always never]
+                        [--backend local kafka]
 
-For each fsync policy: events/s appended (from the first send to `close()` returning,
-which fsyncs whatever the policy still owes) and events/s consumed (poll into
-`RecordBatch`es until every record is read). All data lives in a temporary directory.
-Only the embedded bus is measured for now; a distributed backend plugs in through
-`BACKENDS` (each entry opens a bus for a scratch directory and policy).
+For each embedded fsync policy, and for Kafka with acks=all (the broker started by
+`stack/kafka start`): events/s appended (from the first send to `close()` returning,
+with a `flush()` after every batch, so every record is acknowledged) and events/s
+consumed (poll into `RecordBatch`es until every record is read). When both backends
+run, the last lines give embedded/Kafka ratios. Embedded data lives in a temporary
+directory; Kafka topics live in a namespace of their own and are deleted afterwards.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,8 +35,21 @@ def _open_local(root: Path, fsync: str, partitions: int) -> Bus:
     return LocalBus(root, BusSettings(fsync=fsync, partitions=partitions))  # type: ignore[arg-type]
 
 
-BACKENDS: dict[str, Callable[[Path, str, int], Bus]] = {"local": _open_local}
-"""Backend name -> opener. A Kafka entry goes here once that backend exists."""
+def _open_kafka(root: Path, policy: str, partitions: int) -> Bus:
+    from bdp.bus.kafka import KafkaBus
+
+    # acks=all with the idempotent producer: the broker's strongest acknowledgement.
+    namespace = f"bench-{uuid.uuid4().hex[:8]}."
+    return KafkaBus(BusSettings(partitions=partitions, namespace=namespace, acks="all"))
+
+
+BACKENDS: dict[str, Callable[[Path, str, int], Bus]] = {
+    "local": _open_local,
+    "kafka": _open_kafka,
+}
+"""Backend name -> opener (a scratch directory, a durability policy, partitions)."""
+POLICIES = {"kafka": ["acks=all"]}
+"""Durability policies of a backend; the embedded bus's are the `--fsync` choices."""
 
 
 def make_values(count: int, size: int) -> list[bytes]:
@@ -81,7 +97,7 @@ def main() -> None:
         default=["interval", "always"],
         choices=["always", "interval", "never"],
     )
-    parser.add_argument("--backend", nargs="+", default=sorted(BACKENDS), choices=sorted(BACKENDS))
+    parser.add_argument("--backend", nargs="+", default=list(BACKENDS), choices=sorted(BACKENDS))
     args = parser.parse_args()
 
     values = make_values(args.records, args.value_bytes)
@@ -90,29 +106,55 @@ def main() -> None:
         f"{args.records:,} events of {args.value_bytes} B ({megabytes:,.0f} MB),"
         f" batches of {args.batch:,}, {args.partitions} partitions"
     )
-    header = f"{'backend':<8} {'fsync':<9} {'produce ev/s':>13} {'consume ev/s':>13}"
+    header = f"{'backend':<8} {'policy':<9} {'produce ev/s':>13} {'consume ev/s':>13}"
     print(header + f" {'produce/target':>15} {'consume/target':>15}")
-    # One untimed pass first so allocator and page-cache warm-up is not billed to the
-    # first policy measured.
+    # One untimed pass per backend first so allocator, page-cache and broker warm-up is
+    # not billed to the first policy measured.
     warm = values[: max(1, min(len(values), 200_000))]
-    with tempfile.TemporaryDirectory(prefix="bdp-bench-bus-") as scratch:
-        bus = BACKENDS[args.backend[0]](Path(scratch), "never", args.partitions)
-        bench_produce(bus, "warm", warm, args.batch)
-        bench_consume(bus, "warm", len(warm), args.batch)
-        bus.close()
     for backend in args.backend:
-        for fsync in args.fsync:
+        with tempfile.TemporaryDirectory(prefix="bdp-bench-bus-") as scratch:
+            policy = POLICIES.get(backend, ["never"])[0]
+            bus = BACKENDS[backend](Path(scratch), policy, args.partitions)
+            try:
+                bench_produce(bus, "warm", warm, args.batch)
+                bench_consume(bus, "warm", len(warm), args.batch)
+            finally:
+                _drop(bus, "warm")
+    rates: dict[tuple[str, str], tuple[float, float]] = {}
+    for backend in args.backend:
+        for policy in POLICIES.get(backend, args.fsync):
             with tempfile.TemporaryDirectory(prefix="bdp-bench-bus-") as scratch:
-                bus = BACKENDS[backend](Path(scratch), fsync, args.partitions)
-                produce_s = bench_produce(bus, "bench", values, args.batch)
-                consume_s = bench_consume(bus, "bench", args.records, args.batch)
-                bus.close()
+                bus = BACKENDS[backend](Path(scratch), policy, args.partitions)
+                try:
+                    produce_s = bench_produce(bus, "bench", values, args.batch)
+                    consume_s = bench_consume(bus, "bench", args.records, args.batch)
+                finally:
+                    _drop(bus, "bench")
+            rates[backend, policy] = (produce_s, consume_s)
             produce_rate = args.records / produce_s
             consume_rate = args.records / consume_s
             print(
-                f"{backend:<8} {fsync:<9} {produce_rate:>13,.0f} {consume_rate:>13,.0f}"
+                f"{backend:<8} {policy:<9} {produce_rate:>13,.0f} {consume_rate:>13,.0f}"
                 f" {produce_rate / TARGET_PRODUCE:>14.2f}x {consume_rate / TARGET_CONSUME:>14.2f}x"
             )
+    kafka = rates.get(("kafka", "acks=all"))
+    for (backend, policy), (produce_s, consume_s) in rates.items():
+        if backend == "kafka" or kafka is None:
+            continue
+        print(
+            f"embedded {policy} / kafka acks=all:"
+            f" produce {kafka[0] / produce_s:.2f}x, consume {kafka[1] / consume_s:.2f}x,"
+            f" produce+consume {(kafka[0] + kafka[1]) / (produce_s + consume_s):.2f}x"
+        )
+
+
+def _drop(bus: Bus, topic: str) -> None:
+    """Delete a broker topic (scratch directories go by themselves), then close."""
+    try:
+        if bus.name != "local" and topic in bus.topics():
+            bus.delete_topic(topic)
+    finally:
+        bus.close()
 
 
 if __name__ == "__main__":

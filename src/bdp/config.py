@@ -61,6 +61,26 @@ class BusSettings(_Section):
     bootstrap_servers: str = "127.0.0.1:19092"
     client_options: dict[str, str] = Field(default_factory=dict)
     """Passed through to the distributed bus client (security settings and the like)."""
+    namespace: str = Field("", pattern=r"^[A-Za-z0-9._-]{0,100}$")
+    """Distributed bus: prefix of every topic and consumer-group name on the broker, so
+    several platforms (or test runs) can share one cluster; empty uses names as they are."""
+    acks: Literal["all", 0, 1] = "all"
+    """Distributed bus: replicas that must have a record before it counts as sent; "all"
+    also makes the producer idempotent (no duplicates from retries)."""
+    linger_ms: int = Field(5, ge=0)
+    """Distributed bus: how long the producer waits to fill a batch before sending it."""
+    batch_bytes: int = Field(1_000_000, ge=1)
+    """Distributed bus: most bytes the producer puts in one batch for one partition."""
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
+    """Distributed bus: codec of the producer's batches, on the wire and on the broker."""
+    max_message_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+    """Distributed bus: largest record the producer sends and the topics bdp creates
+    accept; above `stream.max_record_bytes`, so oversize records reach the quarantine."""
+    connect_timeout_ms: int = Field(10_000, ge=100)
+    """Distributed bus: how long an admin call or the first contact waits for the broker
+    before failing with an error that names `bootstrap_servers`."""
+    delivery_timeout_ms: int = Field(120_000, ge=1000)
+    """Distributed bus: how long sends and commits ride out a broker outage before failing."""
 
 
 class LakeSettings(_Section):
@@ -73,6 +93,8 @@ class StreamSettings(_Section):
     batch_records: int = Field(50_000, ge=1)
     max_record_bytes: int = Field(1024 * 1024, ge=1)
     poll_timeout_ms: int = Field(500, ge=0)
+    workers: int = Field(1, ge=1, le=64)
+    """Processes landing in parallel, each owning a share of every topic's partitions."""
 
 
 class EtlSettings(_Section):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +85,16 @@ class DemoResult:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"home": settings.home / "demo"})
+    """The demo's own home; on a shared bus, topics of its own as well.
+
+    Emptying the home resets an embedded bus; a real broker keeps topics and committed
+    offsets across runs, so each run gets a fresh namespace there instead.
+    """
+    update: dict = {"home": settings.home / "demo"}
+    if settings.bus.backend != "local":
+        run = f"{settings.bus.namespace}demo-{uuid.uuid4().hex[:8]}-"
+        update["bus"] = settings.bus.model_copy(update={"namespace": run})
+    return settings.model_copy(update=update)
 
 
 def run_demo(

@@ -52,6 +52,4 @@ class MissingExtraError(BdpError, ImportError):
 
     def __init__(self, module: str, extra: str) -> None:
         self.module, self.extra = module, extra
-        super().__init__(
-            f"{module} is not installed; install it with: pip install 'bdp[{extra}]'"
-        )
+        super().__init__(f"{module} is not installed; install it with: pip install 'bdp[{extra}]'")

@@ -17,7 +17,8 @@ import pytest
 from bdp.bus import Bus, RecordBatch, partition_for_key
 from bdp.errors import NotFoundError
 
-BUS_BACKENDS = ["local"]
+# Real-service backends always run: a broker that is down fails them, it never skips them.
+BUS_BACKENDS = ["local", pytest.param("kafka", marks=pytest.mark.service("kafka"))]
 PARTITIONS = 3
 
 pytestmark = pytest.mark.parametrize("bus", BUS_BACKENDS, indirect=True)
@@ -31,6 +32,17 @@ def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
         from bdp.config import BusSettings
 
         opened: Bus = LocalBus(tmp_path / "bus", BusSettings(partitions=PARTITIONS))
+    elif backend == "kafka":
+        from bdp.bus.kafka import BrokerUnavailableError, KafkaBus
+        from bdp.config import BusSettings
+
+        # A namespace per test: groups and topics of earlier runs stay out of sight.
+        namespace = f"contract-{uuid.uuid4().hex[:8]}."
+        opened = KafkaBus(BusSettings(partitions=PARTITIONS, namespace=namespace))
+        try:
+            opened.topics()
+        except BrokerUnavailableError as exc:
+            pytest.fail(f"Kafka is not running ({exc}); start it with stack/kafka start")
     else:
         raise ValueError(f"no fixture branch for bus backend {backend!r}")
     with opened:

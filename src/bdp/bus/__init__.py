@@ -20,7 +20,7 @@ from bdp.bus.base import (
     partition_for_key,
 )
 from bdp.config import Settings
-from bdp.errors import BdpError, MissingExtraError, UnknownNameError
+from bdp.errors import MissingExtraError, UnknownNameError
 
 __all__ = [
     "Bus",
@@ -46,15 +46,9 @@ def _open_kafka(settings: Settings) -> Bus:
         importlib.import_module("confluent_kafka")
     except ImportError:
         raise MissingExtraError("confluent-kafka", "kafka") from None
-    try:
-        module = importlib.import_module("bdp.bus.kafka")
-    except ModuleNotFoundError as exc:
-        if exc.name != "bdp.bus.kafka":
-            raise
-        raise BdpError(
-            "the Kafka bus backend is not available yet; use bus.backend = 'local'"
-        ) from None
-    return module.KafkaBus(settings)
+    from bdp.bus.kafka import KafkaBus
+
+    return KafkaBus(settings)
 
 
 _BACKENDS: dict[str, Callable[[Settings], Bus]] = {"kafka": _open_kafka, "local": _open_local}

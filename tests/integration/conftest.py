@@ -1,0 +1,96 @@
+"""Fixtures for tests against real servers started by `stack/<service> start`.
+
+A real-service test never skips: when its server is not reachable it fails and says
+how to start it, so a CI run that forgot a service goes red instead of silently green.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+STACK = Path(__file__).resolve().parents[2] / "stack"
+KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A `stack/<name>` launcher, for tests that stop and start their server."""
+
+    name: str
+
+    def run(self, command: str, timeout_s: float = 180) -> subprocess.CompletedProcess:
+        """Run `stack/<name> <command>`; raises when it fails."""
+        return subprocess.run(
+            [str(STACK / self.name), command],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+
+    def is_up(self) -> bool:
+        status = subprocess.run([str(STACK / self.name), "status"], capture_output=True)
+        return status.returncode == 0
+
+
+@pytest.fixture
+def kafka() -> str:
+    """The broker's bootstrap servers; fails the test when no broker answers."""
+    if not Service("kafka").is_up():
+        pytest.fail(
+            f"no Kafka broker answers at {KAFKA_BOOTSTRAP}; start it with stack/kafka start",
+            pytrace=False,
+        )
+    return KAFKA_BOOTSTRAP
+
+
+@pytest.fixture
+def kafka_namespace(kafka: str) -> Iterator[str]:
+    """A topic and group prefix of this test's own, so earlier runs stay out of sight;
+    the test's topics (in nested namespaces too) are deleted afterwards."""
+    namespace = f"it-{uuid.uuid4().hex[:10]}."
+    yield namespace
+    from bdp.bus.kafka import KafkaBus
+    from bdp.config import BusSettings
+
+    if Service("kafka").is_up():
+        with KafkaBus(BusSettings(bootstrap_servers=kafka, namespace=namespace)) as bus:
+            for topic in bus.topics():
+                bus.delete_topic(topic)
+
+
+@pytest.fixture
+def kafka_env(kafka: str, kafka_namespace: str) -> Iterator[dict[str, str]]:
+    """Environment for `bdp` subprocesses that puts the bus on the broker."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BDP_")}
+    env.update(
+        BDP_BUS__BACKEND="kafka",
+        BDP_BUS__BOOTSTRAP_SERVERS=kafka,
+        BDP_BUS__NAMESPACE=kafka_namespace,
+    )
+    yield env
+
+
+@pytest.fixture
+def kafka_service(kafka: str) -> Iterator[Service]:
+    """The broker's launcher; the broker is running again after the test, whatever it did."""
+    service = Service("kafka")
+    yield service
+    if not service.is_up():
+        service.run("start")
+
+
+@pytest.fixture
+def closed_address() -> str:
+    """A loopback address nothing listens on (a port bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
