@@ -118,8 +118,8 @@ def _child(job: dict[str, object]) -> None:
     result = run_etl(settings, str(job["dataset"]), DAY, lake=LocalLake(str(job["lake"])))
     # An engine may run in helper processes (Spark's JVM); count those too, as an
     # upper bound on the peak of everything the ETL ran.
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    helpers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    helpers = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(
         json.dumps(
             {
@@ -127,14 +127,20 @@ def _child(job: dict[str, object]) -> None:
                 "tables": result.tables,
                 "seconds": result.seconds,
                 "stages": result.stage_seconds,
-                "peak_rss_mb": (own + helpers) / 1024,
+                "peak_rss_mb": (own.ru_maxrss + helpers.ru_maxrss) / 1024,
+                # CPU seconds of the whole child (startup included): steadier than wall
+                # time when other processes share the machine.
+                "cpu_seconds": sum(usage.ru_utime + usage.ru_stime for usage in (own, helpers)),
             }
         )
     )
 
 
 def _report(rows: list[tuple[str, dict[str, object]]]) -> None:
-    print(f"{'engine':<8} {'ETL s':>8} {'events/s':>12} {'vs target':>9} {'peak MB':>8}  tables")
+    print(
+        f"{'engine':<8} {'ETL s':>8} {'events/s':>12} {'vs target':>9} {'peak MB':>8} "
+        f"{'CPU s':>6}  tables"
+    )
     for engine, result in rows:
         if "error" in result:
             print(f"{engine:<8} not available: {result['error']}")
@@ -142,10 +148,11 @@ def _report(rows: list[tuple[str, dict[str, object]]]) -> None:
         seconds = float(result["seconds"])  # type: ignore[arg-type]
         rate = int(result["raw_rows"]) / seconds  # type: ignore[call-overload]
         peak = float(result["peak_rss_mb"])  # type: ignore[arg-type]
+        cpu = float(result["cpu_seconds"])  # type: ignore[arg-type]
         tables = ", ".join(f"{k}={v:,}" for k, v in result["tables"].items())  # type: ignore[attr-defined]
         print(
             f"{engine:<8} {seconds:>8.2f} {rate:>12,.0f} "
-            f"{rate / TARGET_EVENTS_PER_SECOND:>8.2f}x {peak:>8,.0f}  {tables}"
+            f"{rate / TARGET_EVENTS_PER_SECOND:>8.2f}x {peak:>8,.0f} {cpu:>6.1f}  {tables}"
         )
     for engine, result in rows:
         if "stages" in result:

@@ -74,4 +74,6 @@ def build(
     source = tmp_path / f"{dataset}-{len(list(tmp_path.iterdir()))}.jsonl.zst"
     source.write_bytes(encode(lines, source.name))
     raw = engine.read_raw(get_dataset(dataset), [str(source)])
-    return get_transform(dataset).build(raw, engine, options or TransformOptions())
+    transform, options = get_transform(dataset), options or TransformOptions()
+    events = engine.materialize(transform.typed(raw, engine, options))
+    return transform.build(events, engine, options)

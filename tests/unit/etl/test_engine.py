@@ -102,3 +102,20 @@ def test_spark_needs_its_extra_or_is_not_available_yet(tmp_path: Path) -> None:
         open_engine(settings)
     if isinstance(raised.value, MissingExtraError):
         assert raised.value.extra == "spark"
+
+
+def test_materialize_keeps_names_and_typed_rows_until_released(
+    engine: DuckDBEngine, tmp_path: Path
+) -> None:
+    source = tmp_path / "web.jsonl"
+    source.write_bytes(encode(WEB, source.name))
+    raw = engine.read_raw(get_dataset("weblogs"), [str(source)])
+    F = engine.functions
+    typed = raw.select(F.col("sessionID"), F.col("responseCode").cast("int").alias("responseCode"))
+    kept = engine.materialize(typed)
+    assert kept.columns == ["sessionID", "responseCode"]
+    source.unlink()  # the kept rows no longer need the raw file
+    assert sorted(r["responseCode"] for r in rows(kept, "responseCode")) == [200, 404]
+    assert kept.count() == 2
+    engine.release(kept)
+    engine.release(kept)  # releasing twice is harmless

@@ -3,8 +3,9 @@
 Transforms are written once against the PySpark DataFrame API and take the
 `functions` module and `Window` from the engine, never from an import, so the same
 code runs on SQLFrame's DuckDB session (embedded) and on a real SparkSession
-(distributed). What differs between engines — how raw JSON lines are read and how
-Parquet is written — lives behind `read_raw` and `write_parquet`.
+(distributed). What differs between engines — how raw JSON lines are read, how an
+intermediate result is kept for several tables to reuse, and how Parquet is written —
+lives behind `read_raw`, `materialize` and `write_parquet`.
 """
 
 from __future__ import annotations
@@ -64,6 +65,24 @@ class Engine(abc.ABC):
         """The raw records of `uris` (JSON lines, compression from the extension) with
         every leaf read as a string, shaped by the dataset's raw schema. No files
         gives an empty frame with the same columns."""
+
+    @abc.abstractmethod
+    def materialize(self, df: DataFrame) -> DataFrame:
+        """Compute `df` once and return a frame over the result, with the same column
+        names and types, that later queries read instead of recomputing `df`.
+
+        The runner materialises each day's typed events, so the raw JSON is parsed once
+        and every table of the dataset is derived from the kept rows. DuckDB keeps them
+        in a temporary table (buffer-managed: it spills to the engine's scratch
+        directory beyond the memory limit); Spark will `persist()` the frame
+        (memory and disk) and `count()` it to force the computation. The result lives
+        until `release` or until the engine closes.
+        """
+
+    @abc.abstractmethod
+    def release(self, df: DataFrame) -> None:
+        """Free what `materialize` kept for `df` (Spark: `unpersist()`), so an engine
+        that runs many days does not pile results up. `df` is unusable after."""
 
     @abc.abstractmethod
     def write_parquet(self, df: DataFrame, uri: str) -> None:

@@ -1,8 +1,14 @@
 """One transform per dataset, each written once with the PySpark DataFrame API.
 
 A transform module exposes `TABLES` (the tables it builds, all partitioned by the
-processed day `dt`) and `build(raw, engine, options)`, which maps each table name to
-a DataFrame without a `dt` column: the day is the directory partition.
+processed day `dt`) and two steps:
+
+- `typed(raw, engine, options)`: exactly one row per raw record, every cast done, with
+  every column any of its tables needs. The runner materialises it
+  (`Engine.materialize`), so the raw JSON is parsed and cast once per day.
+- `build(events, engine, options)`: maps each table name to a DataFrame derived from
+  the materialised typed rows, without a `dt` column: the day is the directory
+  partition.
 """
 
 from __future__ import annotations

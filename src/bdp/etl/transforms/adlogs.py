@@ -25,7 +25,7 @@ from typing import Any
 from bdp.etl.engine.base import DataFrame, Engine
 from bdp.etl.transforms.base import ISO_DATE, TransformOptions, event_timestamp
 
-__all__ = ["ANALYSIS_COLUMNS", "TABLES", "build"]
+__all__ = ["ANALYSIS_COLUMNS", "TABLES", "build", "typed"]
 
 TABLES = ("ad_analysis_logs", "ad_view_totals", "ad_click_totals", "ad_gender_view_totals")
 
@@ -51,9 +51,8 @@ ANALYSIS_COLUMNS = (
 )
 
 
-def build(raw: DataFrame, engine: Engine, options: TransformOptions) -> dict[str, DataFrame]:
+def build(events: DataFrame, engine: Engine, options: TransformOptions) -> dict[str, DataFrame]:
     F = engine.functions
-    events = _typed(raw, F, options)
     analysis = _with_kind_and_deltas(events, engine)
     by_ad = analysis.groupBy("ad_id", "ad_name")
     views = by_ad.agg(F.sum("viewing_time_delta").cast("long").alias("view_sum_total"))
@@ -79,7 +78,9 @@ def _date(F: Any, name: str) -> Any:
     return F.when(text.rlike(ISO_DATE), text.cast("date"))
 
 
-def _typed(raw: DataFrame, F: Any, options: TransformOptions) -> DataFrame:
+def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFrame:
+    """One typed event per raw record, with what it reported about its own kind and deltas."""
+    F = engine.functions
     moment = F.coalesce(F.col("datetime"), F.col("User.offset_time"))
     return raw.select(
         F.col("Ad.ad_id").alias("ad_id"),

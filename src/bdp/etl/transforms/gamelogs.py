@@ -9,8 +9,6 @@ computed from each player's previous event of the day.
 
 from __future__ import annotations
 
-from typing import Any
-
 from bdp.etl.engine.base import DataFrame, Engine
 from bdp.etl.transforms.base import (
     TransformOptions,
@@ -19,7 +17,7 @@ from bdp.etl.transforms.base import (
     guarded_timestamp,
 )
 
-__all__ = ["ANALYSIS_COLUMNS", "BUY_METHODS", "TABLES", "TRAINING_COLUMNS", "build"]
+__all__ = ["ANALYSIS_COLUMNS", "BUY_METHODS", "TABLES", "TRAINING_COLUMNS", "build", "typed"]
 
 TABLES = ("lol_analysis_log", "lol_training_log")
 
@@ -67,16 +65,9 @@ TRAINING_COLUMNS = (
 )
 
 
-def build(raw: DataFrame, engine: Engine, options: TransformOptions) -> dict[str, DataFrame]:
+def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFrame:
+    """One typed event per raw record: the analysis table's columns."""
     F = engine.functions
-    events = _typed(raw, F, options)
-    return {
-        "lol_analysis_log": events.select(*ANALYSIS_COLUMNS),
-        "lol_training_log": _training(events, engine, options),
-    }
-
-
-def _typed(raw: DataFrame, F: Any, options: TransformOptions) -> DataFrame:
     key, method = F.col("inputkey"), F.col("method")
     # A legacy non-Viktor /wait carries key "0", which is "no key" rather than a key.
     no_key = key.isNull() | (key == NO_KEY) | ((key == "0") & (method == "/wait"))
@@ -100,6 +91,13 @@ def _typed(raw: DataFrame, F: Any, options: TransformOptions) -> DataFrame:
         F.col("deathCount").cast("int").alias("deathCount"),
         F.when(method.isin(*BUY_METHODS), 1).otherwise(0).cast("int").alias("buy_item"),
     )
+
+
+def build(events: DataFrame, engine: Engine, options: TransformOptions) -> dict[str, DataFrame]:
+    return {
+        "lol_analysis_log": events.select(*ANALYSIS_COLUMNS),
+        "lol_training_log": _training(events, engine, options),
+    }
 
 
 def _training(events: DataFrame, engine: Engine, options: TransformOptions) -> DataFrame:

@@ -14,7 +14,7 @@ from typing import Any
 from bdp.etl.engine.base import DataFrame, Engine
 from bdp.etl.transforms.base import TransformOptions, event_timestamp, int_or_null
 
-__all__ = ["ANALYSIS_COLUMNS", "GENDER_DAILY_COLUMNS", "TABLES", "build"]
+__all__ = ["ANALYSIS_COLUMNS", "GENDER_DAILY_COLUMNS", "TABLES", "build", "typed"]
 
 TABLES = ("hotel_analysis_log", "hotel_gender_daily")
 
@@ -50,7 +50,8 @@ GENDER_DAILY_COLUMNS = (
 )
 
 
-def build(raw: DataFrame, engine: Engine, options: TransformOptions) -> dict[str, DataFrame]:
+def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFrame:
+    """One typed event per raw record: the analysis table's columns."""
     F = engine.functions
     method = F.col("method")
     for legacy, corrected in LEGACY_METHODS.items():
@@ -66,7 +67,7 @@ def build(raw: DataFrame, engine: Engine, options: TransformOptions) -> dict[str
         F.col("status").cast("int").alias("status"),
     )
     method = F.col("method")
-    analysis = events.select(
+    return events.select(
         *ANALYSIS_COLUMNS[:8],
         int_or_null(F, method, BOOKING).alias("buyNum"),
         int_or_null(F, method, PLACE_CLICK).alias("click_place"),
@@ -75,7 +76,14 @@ def build(raw: DataFrame, engine: Engine, options: TransformOptions) -> dict[str
         ),
         F.when(method == REFUND, 1).otherwise(0).cast("int").alias("is_refund"),
     )
-    return {"hotel_analysis_log": analysis, "hotel_gender_daily": _gender_daily(analysis, F)}
+
+
+def build(events: DataFrame, engine: Engine, options: TransformOptions) -> dict[str, DataFrame]:
+    analysis = events.select(*ANALYSIS_COLUMNS)
+    return {
+        "hotel_analysis_log": analysis,
+        "hotel_gender_daily": _gender_daily(analysis, engine.functions),
+    }
 
 
 def _gender_daily(analysis: DataFrame, F: Any) -> DataFrame:

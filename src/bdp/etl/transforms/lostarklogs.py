@@ -15,7 +15,7 @@ from typing import Any
 from bdp.etl.engine.base import DataFrame, Engine
 from bdp.etl.transforms.base import TransformOptions, elapsed_seconds, event_timestamp
 
-__all__ = ["ANALYSIS_COLUMNS", "ROOM_COLUMNS", "TABLES", "TRAINING_COLUMNS", "build"]
+__all__ = ["ANALYSIS_COLUMNS", "ROOM_COLUMNS", "TABLES", "TRAINING_COLUMNS", "build", "typed"]
 
 TABLES = ("lostark_analysis_log", "lostark_training_log", "lostark_room_results")
 
@@ -65,33 +65,22 @@ ROOM_COLUMNS = (
 )
 
 
-def build(raw: DataFrame, engine: Engine, options: TransformOptions) -> dict[str, DataFrame]:
+def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFrame:
+    """One typed record per raw record, room results included: the analysis columns plus
+    the room result's `result`. Times are parsed for player events only, the only ones
+    whose times the collector checks; a room result's are NULL."""
     F = engine.functions
-    players = _player_events(raw.filter(F.col("method") != RAID_RESULT), F, options)
-    return {
-        "lostark_analysis_log": players.select(*ANALYSIS_COLUMNS),
-        "lostark_training_log": players.select(*TRAINING_COLUMNS),
-        "lostark_room_results": _room_results(raw, F),
-    }
-
-
-def _int(F: Any, name: str) -> Any:
-    # The raw schema gives absent counters the value 0; read them the same way.
-    return F.coalesce(F.col(name), F.lit("0")).cast("int")
-
-
-def _player_events(raw: DataFrame, F: Any, options: TransformOptions) -> DataFrame:
-    start = event_timestamp(F, F.col("startTime"), options.timezone)
+    player = F.col("method") != RAID_RESULT
+    start = F.when(player, event_timestamp(F, F.col("startTime"), options.timezone))
     seconds = elapsed_seconds(F, F.col("gametime"))
     # Legacy records have no event time; the reference reconstructs it this way.
     reconstructed = start + F.expr("INTERVAL 1 SECOND") * seconds
+    moment = F.when(player, event_timestamp(F, F.col("datetime"), options.timezone))
     x, y = _int(F, "x"), _int(F, "y")
     return raw.select(
         F.col("sessionID"),
         start.alias("startTime"),
-        F.coalesce(event_timestamp(F, F.col("datetime"), options.timezone), reconstructed).alias(
-            "datetime"
-        ),
+        F.coalesce(moment, reconstructed).alias("datetime"),
         F.col("gametime"),
         seconds.alias("gametime_seconds"),
         _int(F, "success").alias("success"),
@@ -107,21 +96,37 @@ def _player_events(raw: DataFrame, F: Any, options: TransformOptions) -> DataFra
         x.alias("x"),
         y.alias("y"),
         (x + y).alias("xy"),
+        F.col("result").alias("result"),
     )
 
 
-def _room_results(raw: DataFrame, F: Any) -> DataFrame:
+def build(events: DataFrame, engine: Engine, options: TransformOptions) -> dict[str, DataFrame]:
+    F = engine.functions
+    players = events.filter(F.col("method") != RAID_RESULT)
+    return {
+        "lostark_analysis_log": players.select(*ANALYSIS_COLUMNS),
+        "lostark_training_log": players.select(*TRAINING_COLUMNS),
+        "lostark_room_results": _room_results(events, F),
+    }
+
+
+def _int(F: Any, name: str) -> Any:
+    # The raw schema gives absent counters the value 0; read them the same way.
+    return F.coalesce(F.col(name), F.lit("0")).cast("int")
+
+
+def _room_results(events: DataFrame, F: Any) -> DataFrame:
     player = F.col("method") != RAID_RESULT
-    account = F.col("User.account")
-    rooms = raw.groupBy("sessionID").agg(
+    account = F.col("User_account")
+    rooms = events.groupBy("sessionID").agg(
         # One boss per room; max() picks it without trusting any one event's order.
-        F.max(F.col("Boss.name")).alias("Boss_name"),
-        F.max(F.col("Boss.item_level").cast("int")).alias("Boss_item_level"),
+        F.max(F.col("Boss_name")).alias("Boss_name"),
+        F.max(F.col("Boss_item_level")).alias("Boss_item_level"),
         F.countDistinct(F.when(player, account)).cast("long").alias("players"),
-        F.countDistinct(F.when(player & (_int(F, "status") == 1), account))
+        F.countDistinct(F.when(player & (F.col("status") == 1), account))
         .cast("long")
         .alias("deaths"),
-        F.countDistinct(F.when(player & (_int(F, "success") == 1), account))
+        F.countDistinct(F.when(player & (F.col("success") == 1), account))
         .cast("long")
         .alias("clears"),
         F.max(F.when(~player, F.col("result"))).alias("reported_result"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bdp.etl.engine.base import DataFrame, Engine
 from bdp.etl.transforms.base import TransformOptions, event_timestamp
 
-__all__ = ["ACCESS_COLUMNS", "ERROR_STATUS", "TABLES", "URL_DAILY_COLUMNS", "build"]
+__all__ = ["ACCESS_COLUMNS", "ERROR_STATUS", "TABLES", "URL_DAILY_COLUMNS", "build", "typed"]
 
 TABLES = ("weblog_access_log", "weblog_url_daily")
 
@@ -31,10 +31,11 @@ ACCESS_COLUMNS = (
 URL_DAILY_COLUMNS = ("url", "requests", "errors", "error_rate", "p50_ms", "p95_ms")
 
 
-def build(raw: DataFrame, engine: Engine, options: TransformOptions) -> dict[str, DataFrame]:
+def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFrame:
+    """One typed request per raw record: the access log's columns."""
     F = engine.functions
     code = F.col("responseCode").cast("int")
-    access = raw.select(
+    return raw.select(
         F.col("ip"),
         event_timestamp(F, F.col("datetime"), options.timezone).alias("datetime"),
         F.col("method"),
@@ -44,6 +45,11 @@ def build(raw: DataFrame, engine: Engine, options: TransformOptions) -> dict[str
         F.col("sessionID"),
         (code >= ERROR_STATUS).alias("is_error"),
     )
+
+
+def build(events: DataFrame, engine: Engine, options: TransformOptions) -> dict[str, DataFrame]:
+    F = engine.functions
+    access = events.select(*ACCESS_COLUMNS)
     daily = access.groupBy("url").agg(
         F.count(F.lit(1)).cast("long").alias("requests"),
         F.sum(F.when(F.col("is_error"), 1).otherwise(0)).cast("long").alias("errors"),
