@@ -112,9 +112,23 @@ class Consumer(abc.ABC):
     has none. Nothing is committed implicitly.
     """
 
+    _closed = False
+
     @property
     @abc.abstractmethod
     def assignment(self) -> list[int]: ...
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("the consumer is closed")
+
+    def _assigned(self, partition: int) -> int:
+        if partition not in self.assignment:
+            raise ValueError(
+                f"partition {partition} is not assigned to this consumer"
+                f" (assignment: {sorted(self.assignment)})"
+            )
+        return partition
 
     @abc.abstractmethod
     def poll(self, max_records: int, timeout_ms: int = 0) -> list[RecordBatch]:
@@ -158,7 +172,6 @@ class Bus(abc.ABC):
     name: str
     capabilities: BusCapabilities
 
-    @abc.abstractmethod
     def create_topic(
         self,
         topic: str,
@@ -166,7 +179,30 @@ class Bus(abc.ABC):
         retention_hours: float | None = None,
         retention_bytes: int | None = None,
     ) -> bool:
-        """Create the topic if it does not exist; return whether it was created."""
+        """Create the topic if it does not exist; return whether it was created.
+
+        Unset limits take the bus settings' defaults.
+        """
+        from bdp.bus.topics import check_topic_name
+
+        check_topic_name(topic)
+        if partitions is not None and (not isinstance(partitions, int) or partitions < 1):
+            raise ValueError(f"partitions must be a positive integer, got {partitions!r}")
+        if retention_hours is not None and not retention_hours > 0:
+            raise ValueError(f"retention_hours must be > 0, got {retention_hours!r}")
+        if retention_bytes is not None and retention_bytes < -1:
+            raise ValueError(f"retention_bytes must be >= -1, got {retention_bytes!r}")
+        return self._create_topic(topic, partitions, retention_hours, retention_bytes)
+
+    @abc.abstractmethod
+    def _create_topic(
+        self,
+        topic: str,
+        partitions: int | None,
+        retention_hours: float | None,
+        retention_bytes: int | None,
+    ) -> bool:
+        """`create_topic` with arguments already checked."""
 
     @abc.abstractmethod
     def delete_topic(self, topic: str) -> None: ...

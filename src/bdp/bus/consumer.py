@@ -117,18 +117,6 @@ class LocalConsumer(Consumer):
 
     # -- internals -------------------------------------------------------------------
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ValueError("the consumer is closed")
-
-    def _assigned(self, partition: int) -> int:
-        if partition not in self._readers:
-            raise ValueError(
-                f"partition {partition} is not assigned to this consumer"
-                f" (assignment: {sorted(self._readers)})"
-            )
-        return partition
-
     def _poll_once(self, max_records: int) -> list[RecordBatch]:
         order = list(self._readers)
         # Rotate the starting partition so one busy partition cannot starve the others.

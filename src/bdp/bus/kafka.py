@@ -66,20 +66,13 @@ class KafkaBus(Bus):
 
     # -- topics ----------------------------------------------------------------------
 
-    def create_topic(
+    def _create_topic(
         self,
         topic: str,
-        partitions: int | None = None,
-        retention_hours: float | None = None,
-        retention_bytes: int | None = None,
+        partitions: int | None,
+        retention_hours: float | None,
+        retention_bytes: int | None,
     ) -> bool:
-        check_topic_name(topic)
-        if partitions is not None and (not isinstance(partitions, int) or partitions < 1):
-            raise ValueError(f"partitions must be a positive integer, got {partitions!r}")
-        if retention_hours is not None and not retention_hours > 0:
-            raise ValueError(f"retention_hours must be > 0, got {retention_hours!r}")
-        if retention_bytes is not None and retention_bytes < -1:
-            raise ValueError(f"retention_bytes must be >= -1, got {retention_bytes!r}")
         hours = self.settings.retention_hours if retention_hours is None else retention_hours
         limit = self.settings.retention_bytes if retention_bytes is None else retention_bytes
         count = partitions or self.settings.partitions

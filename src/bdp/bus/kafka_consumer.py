@@ -189,18 +189,6 @@ class KafkaConsumer(Consumer):
                     raise bus_error(exc, f"{action} of {self._topic!r}", *self._where()) from None
             time.sleep(_RETRY_PAUSE_S)
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ValueError("the consumer is closed")
-
-    def _assigned(self, partition: int) -> int:
-        if partition not in self._positions:
-            raise ValueError(
-                f"partition {partition} is not assigned to this consumer"
-                f" (assignment: {sorted(self._positions)})"
-            )
-        return partition
-
     def _apply_positions(self) -> None:
         if self._reassign:
             self._client.assign(

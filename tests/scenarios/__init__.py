@@ -1,0 +1,1 @@
+"""Scenarios shared by tests of several backends (the same story, another bus)."""
