@@ -89,8 +89,11 @@ class LocalLake(Lake):
             for name in filenames:
                 with open(Path(dirpath) / name, "rb") as handle:
                     os.fsync(handle.fileno())
-        # Two renames: a reader sees the old partition or the new one, and a crash in
-        # between leaves the old one beside the target, restored on the next replace.
+        # Two renames: a reader sees the old partition or the new one, never a mix. A
+        # crash between them leaves the day absent until it is re-run, and the retired
+        # copy behind, which the next replace of the same directory clears away.
+        for leftover in target.parent.glob(f"{TEMP_PREFIX}{target.name}.*.old"):
+            shutil.rmtree(leftover, ignore_errors=True)
         retired = target.with_name(f"{TEMP_PREFIX}{target.name}.{uuid.uuid4().hex}.old")
         if target.exists():
             os.replace(target, retired)

@@ -1,0 +1,76 @@
+"""The lake contract, for every lake backend: atomic publication, listing, partition swap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bdp.config import load_settings
+from bdp.lake import Lake, open_lake
+
+
+@pytest.fixture(params=["local"])
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+    settings = load_settings(home=tmp_path, environ={})
+    return open_lake(settings)
+
+
+def test_publish_then_read_and_overwrite(lake: Lake) -> None:
+    lake.publish("raw/d/dt=2024-04-16/part-1.jsonl", b"one\n")
+    assert lake.read("raw/d/dt=2024-04-16/part-1.jsonl") == b"one\n"
+    lake.publish("raw/d/dt=2024-04-16/part-1.jsonl", b"two\n")
+    assert lake.read("raw/d/dt=2024-04-16/part-1.jsonl") == b"two\n"
+    assert lake.exists("raw/d/dt=2024-04-16/part-1.jsonl")
+    assert not lake.exists("raw/d/dt=2024-04-16/part-2.jsonl")
+
+
+def test_listing_is_recursive_sorted_and_partitions_are_found(lake: Lake) -> None:
+    for day, name in [("2024-04-17", "b"), ("2024-04-16", "z"), ("2024-04-16", "a")]:
+        lake.publish(f"raw/d/dt={day}/{name}", name.encode())
+    files = lake.list_files("raw/d")
+    assert [f.path for f in files] == [
+        "raw/d/dt=2024-04-16/a",
+        "raw/d/dt=2024-04-16/z",
+        "raw/d/dt=2024-04-17/b",
+    ]
+    assert all(f.size == 1 for f in files)
+    assert lake.partitions("raw", "d") == ["2024-04-16", "2024-04-17"]
+    assert lake.list_files("raw/nothing") == [] and lake.partitions("raw", "nothing") == []
+
+
+def test_an_unfinished_write_is_never_listed(lake: Lake) -> None:
+    # What a writer killed between writing and publishing leaves behind.
+    staged = lake.staging_dir("crash")
+    lake.publish("raw/d/dt=2024-04-16/done", b"ok")
+    if lake.capabilities.local_paths:
+        partial = Path(lake.uri("raw/d/dt=2024-04-16")) / ".done.123.tmp"
+        partial.write_bytes(b"half")
+        Path(lake.uri(staged), "part-0.parquet").write_bytes(b"half")
+    assert [f.path for f in lake.list_files("raw")] == ["raw/d/dt=2024-04-16/done"]
+    assert [f.path for f in lake.list_files("")] == ["raw/d/dt=2024-04-16/done"]
+
+
+def test_replace_dir_swaps_a_whole_partition(lake: Lake) -> None:
+    target = "curated/t/dt=2024-04-16"
+    first = lake.staging_dir("t")
+    lake.publish(f"{first}/part-0.parquet", b"old-0")
+    lake.publish(f"{first}/part-1.parquet", b"old-1")
+    lake.replace_dir(first, target)
+    second = lake.staging_dir("t")
+    lake.publish(f"{second}/part-0.parquet", b"new")
+    lake.replace_dir(second, target)
+    files = lake.list_files(target)
+    assert [(f.path.rsplit("/", 1)[1], lake.read(f.path)) for f in files] == [
+        ("part-0.parquet", b"new")
+    ]
+    assert lake.list_dirs("curated/t") == ["dt=2024-04-16"]
+
+
+def test_staging_dirs_are_fresh_and_delete_is_forgiving(lake: Lake) -> None:
+    a, b = lake.staging_dir("x"), lake.staging_dir("x")
+    assert a != b and lake.list_files(a) == []
+    lake.publish("raw/d/dt=2024-04-16/f", b"1")
+    lake.delete("raw/d")
+    lake.delete("raw/d")  # already gone: no error
+    assert lake.list_files("raw") == []
