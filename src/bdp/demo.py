@@ -26,7 +26,7 @@ from bdp.simulate import RaidOptions, SimulationParams, send_events, simulate
 from bdp.status import zone_rows
 from bdp.stream import StreamJob
 
-__all__ = ["BAD_RECORDS", "DatasetSummary", "DemoResult", "demo_settings", "run_demo"]
+__all__ = ["DatasetSummary", "DemoResult", "demo_settings", "run_demo"]
 
 DEMO_START = dt.time(12, 0)
 """Sessions start at noon local time, so a whole session stays inside the demo's day."""
@@ -41,9 +41,6 @@ def _bad_records(limit: int) -> dict[str, bytes]:
         "empty": b"",
         "too_large": b'{"padding": "' + b"x" * limit + b'"}',
     }
-
-
-BAD_RECORDS = tuple(_bad_records(0))
 
 
 @dataclass

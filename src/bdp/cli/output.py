@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 import orjson
-import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["console", "fail", "print_json", "report_error", "table"]
+__all__ = ["console", "print_json", "report_error", "table"]
 
 console = Console()
 errors = Console(stderr=True)
@@ -43,11 +42,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={v}" for k, v in value.items())
     return "" if value is None else str(value)
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
 
 
 def report_error(exc: BaseException, code: int) -> int:
