@@ -65,6 +65,8 @@ def simulate(
         minutes=minutes,
         legacy_wire_format=legacy_wire_format,
         raid=RaidOptions(tz=settings.platform.timezone),
+        # A short session should not wait minutes for its last users to arrive.
+        **({"start_spread_seconds": min(120.0, minutes * 6)} if minutes is not None else {}),
     )
     began = time.perf_counter()
     with open_bus(settings) as bus:

@@ -31,8 +31,8 @@ def send_events(
 
     Bus timestamps are the wall clock at sending, not the event time (as a live source
     would produce them). With `realtime`, each event is released once `clock()` reaches
-    its event time; events already due go out together. `on_block` gets the running
-    total after each block. The producer is flushed at the end.
+    its event time; events already due go out together and are flushed at once.
+    `on_block` gets the running total after each block. The producer is flushed at the end.
     """
     sent = 0
     for block in blocks:
@@ -61,6 +61,8 @@ def _send_paced(
         if due > done:
             stop = min(due, done + MAX_BATCH)
             producer.send_batch(topic, block.values[done:stop], block.keys[done:stop])
+            # A live source: what is released is acknowledged, so consumers see it now.
+            producer.flush()
             done = stop
         else:
             # wake a millisecond past the due time so clock rounding cannot leave it

@@ -78,7 +78,8 @@ def test_realtime_releases_each_event_once_its_time_has_come(start_ms):
     # bounded by the span, not by the number of events.
     span = (event_ms[-1] - event_ms[0]) / 1000
     assert len(clock.sleeps) <= span / MIN_WAIT_SECONDS + 2 < len(event_ms) / 3
-    assert producer.flushes == 1
+    # Each release is flushed, as a live source's records are: consumers see them at once.
+    assert producer.flushes == len(producer.calls) + 1
 
 
 def test_realtime_catches_up_on_past_events_without_sleeping(start_ms):
