@@ -38,14 +38,20 @@ def run(
     settings = state(ctx).settings
     names = dataset or list(DATASETS)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def finish(*_: object) -> None:
+        # Finish the batch at hand, then stop; a second Ctrl+C interrupts at once.
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
     began = time.perf_counter()
     if not until_idle and not json:
         console.print("Landing records; press Ctrl+C to stop.")
     if settings.stream.workers > 1:
         from bdp.stream.workers import run_in_workers
 
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
         stats = run_in_workers(
             settings, names, settings.stream.workers, until_idle=until_idle, stop=stop
         )
