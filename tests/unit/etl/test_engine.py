@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -10,7 +11,7 @@ import pytest
 from bdp.config import load_settings
 from bdp.datasets import get_dataset
 from bdp.errors import MissingExtraError, UnknownNameError
-from bdp.etl.engine import EngineUnavailableError, open_engine
+from bdp.etl.engine import ENGINES, open_engine
 from bdp.etl.engine.duckdb import DuckDBEngine, duckdb_type
 from bdp.etl.schema import raw_fields
 
@@ -96,12 +97,27 @@ def test_open_engine_unknown_name(tmp_path: Path) -> None:
         open_engine(load_settings(home=tmp_path, environ={"BDP_ETL__ENGINE": "duckbd"}))
 
 
-def test_spark_needs_its_extra_or_is_not_available_yet(tmp_path: Path) -> None:
+def test_spark_without_its_extra_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # import fails as if not installed
     settings = load_settings(home=tmp_path, environ={"BDP_ETL__ENGINE": "spark"})
-    with pytest.raises((MissingExtraError, EngineUnavailableError)) as raised:
+    with pytest.raises(MissingExtraError) as raised:
         open_engine(settings)
-    if isinstance(raised.value, MissingExtraError):
-        assert raised.value.extra == "spark"
+    assert raised.value.extra == "spark"
+
+
+def test_spark_is_registered_and_builds_a_loopback_session_config() -> None:
+    assert "spark" in ENGINES
+    pytest.importorskip("pyspark")
+    from bdp.etl.engine.spark import FIXED_CONF, LOCAL_CONF, spark_schema
+
+    assert FIXED_CONF["spark.sql.session.timeZone"] == "UTC"
+    assert LOCAL_CONF["spark.driver.bindAddress"] == "127.0.0.1"
+    schema = spark_schema(raw_fields(get_dataset("lostarklogs")))
+    boss = schema["Boss"].dataType
+    assert [f.name for f in boss.fields] == ["name", "item_level", "endTime"]
+    assert {f.dataType.simpleString() for f in boss.fields} == {"string"}
 
 
 def test_materialize_keeps_names_and_typed_rows_until_released(

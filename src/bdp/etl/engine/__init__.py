@@ -1,7 +1,8 @@
 """Batch engines behind one interface, chosen by `etl.engine` in the settings.
 
-`duckdb` (embedded, the default) runs transforms through SQLFrame; `spark` will run
-the same transforms on a SparkSession and needs the `spark` extra.
+`duckdb` (embedded, the default) runs transforms through SQLFrame; `spark` runs the
+same transforms on a SparkSession (master `etl.spark_master`, extra settings
+`etl.spark_conf`) and needs the `spark` extra.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def _open_spark(settings: Settings) -> Engine:
         import pyspark  # noqa: F401
     except ImportError:
         raise MissingExtraError("pyspark", "spark") from None
-    raise EngineUnavailableError("the spark engine is not available yet; set etl.engine = 'duckdb'")
+    from bdp.etl.engine.spark import SparkEngine
+
+    return SparkEngine(master=settings.etl.spark_master, conf=dict(settings.etl.spark_conf))
 
 
 ENGINES: dict[str, Callable[[Settings], Engine]] = {"duckdb": _open_duckdb, "spark": _open_spark}
