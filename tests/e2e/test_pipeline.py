@@ -21,11 +21,11 @@ def test_step_by_step_with_late_data_and_idempotent_reruns(bdp) -> None:
     assert status["topics"]["weblogs"]["lag"] == 0
     assert status["lake"]["weblogs"]["raw"] == {DAY: generated["generated"]}
 
-    first = as_json(bdp("etl", "run", "weblogs", "--date", DAY, "--json"))["weblogs"]
+    first = as_json(bdp("etl", "run", "weblogs", "--date", DAY, "--json"))["weblogs"][DAY]
     assert first["raw_rows"] == generated["generated"]
     assert first["tables"]["weblog_access_log"] == generated["generated"]
     snapshot = bdp("query", "SELECT * FROM weblog_url_daily ORDER BY url", "--json").stdout
-    again = as_json(bdp("etl", "run", "weblogs", "--date", DAY, "--json"))["weblogs"]
+    again = as_json(bdp("etl", "run", "weblogs", "--date", DAY, "--json"))["weblogs"][DAY]
     assert again["tables"] == first["tables"]
     assert bdp("query", "SELECT * FROM weblog_url_daily ORDER BY url", "--json").stdout == snapshot
 
@@ -48,10 +48,14 @@ def test_step_by_step_with_late_data_and_idempotent_reruns(bdp) -> None:
     bdp("stream", "run", "--until-idle")
     total = generated["generated"] + late["generated"]
     assert as_json(bdp("status", "--json"))["lake"]["weblogs"]["raw"] == {DAY: total}
-    rerun = as_json(bdp("etl", "run", "weblogs", "--date", DAY, "--json"))["weblogs"]
+    # The day's raw partition changed after its run: --stale finds it and only it.
+    rerun = as_json(bdp("etl", "run", "weblogs", "--stale", "--json"))["weblogs"]
+    assert list(rerun) == [DAY]
+    rerun = rerun[DAY]
     assert rerun["tables"]["weblog_access_log"] == total
     count = as_json(bdp("query", "SELECT count(*) AS n FROM weblog_access_log", "--json"))
     assert count == [{"n": total}]
+    assert as_json(bdp("etl", "run", "all", "--stale", "--json")) == {}
     runs = as_json(bdp("status", "--json"))["etl_runs"]
     assert len(runs) == 3 and {run["status"] for run in runs} == {"ok"}
 
@@ -71,7 +75,7 @@ def test_legacy_wire_format_flows_through(bdp) -> None:
     )
     landed = as_json(bdp("stream", "run", "--until-idle", "--json"))["lostarklogs"]
     assert landed["landed"] == generated["generated"] and landed["quarantined"] == 0
-    result = as_json(bdp("etl", "run", "lostarklogs", "--date", DAY, "--json"))["lostarklogs"]
+    result = as_json(bdp("etl", "run", "lostarklogs", "--date", DAY, "--json"))["lostarklogs"][DAY]
     assert result["tables"]["lostark_room_results"] == 2
 
 

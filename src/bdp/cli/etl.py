@@ -22,37 +22,53 @@ def run(
     ctx: typer.Context,
     dataset: Annotated[str, typer.Argument(help="A dataset name, or 'all'.")],
     date: DateOption = None,
+    stale: Annotated[
+        bool,
+        typer.Option(
+            "--stale",
+            help="Instead of one day, every day whose raw data changed since its last "
+            "successful run (late data), or that never ran.",
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Build the dataset's tables for one day; re-running replaces that day, never appends."""
     from bdp.datasets import DATASETS, get_dataset
     from bdp.etl import run_etl
+    from bdp.etl.runs import stale_days
+    from bdp.lake import open_lake
 
     settings = state(ctx).settings
+    if stale and date is not None:
+        raise typer.BadParameter("give either --date or --stale", param_hint="--stale")
     day = day_or_yesterday(date, settings)
     names = list(DATASETS) if dataset == "all" else [get_dataset(dataset).name]
-    results = [run_etl(settings, name, day) for name in names]
+    if stale:
+        lake = open_lake(settings)
+        jobs = [(name, d) for name in names for d in stale_days(settings, lake, name)]
+    else:
+        jobs = [(name, day) for name in names]
+    results = [run_etl(settings, name, d) for name, d in jobs]
     if json:
-        print_json(
-            {
-                r.dataset: {
-                    "date": str(r.dt),
-                    "raw_rows": r.raw_rows,
-                    "tables": r.tables,
-                    "seconds": round(r.seconds, 3),
-                }
-                for r in results
+        by_dataset: dict[str, dict] = {}
+        for r in results:
+            by_dataset.setdefault(r.dataset, {})[str(r.dt)] = {
+                "raw_rows": r.raw_rows,
+                "tables": r.tables,
+                "seconds": round(r.seconds, 3),
             }
-        )
+        print_json(by_dataset)
         return
     rows = [
-        (r.dataset, table_name, r.raw_rows, count, r.seconds)
+        (r.dataset, str(r.dt), table_name, r.raw_rows, count, r.seconds)
         for r in results
         for table_name, count in r.tables.items()
     ]
-    console.print(
-        table(f"ETL for {day}", ["dataset", "table", "raw rows", "rows", "seconds"], rows)
-    )
+    title = "ETL of the stale days" if stale else f"ETL for {day}"
+    if stale and not results:
+        console.print("No stale days: every raw partition is processed as it is.")
+        return
+    console.print(table(title, ["dataset", "dt", "table", "raw rows", "rows", "seconds"], rows))
 
 
 def register(app: typer.Typer) -> None:
