@@ -87,6 +87,10 @@ class LakeSettings(_Section):
     url: str = ""
     """Where the lake lives; empty means `<home>/lake`."""
     raw_compression: Literal["zstd", "gzip", "none"] = "zstd"
+    webhdfs_port: int = Field(9870, ge=1, le=65535)
+    """HDFS lake (`hdfs://host:rpc_port/path`): the NameNode's HTTP port, for WebHDFS."""
+    webhdfs_timeout_seconds: float = Field(60, gt=0)
+    """HDFS lake: how long one WebHDFS request may take before it fails."""
 
 
 class StreamSettings(_Section):
@@ -95,6 +99,11 @@ class StreamSettings(_Section):
     poll_timeout_ms: int = Field(500, ge=0)
     workers: int = Field(1, ge=1, le=64)
     """Processes landing in parallel, each owning a share of every topic's partitions."""
+    trigger_interval_ms: int = Field(1000, ge=0)
+    """`--engine spark`: how often the Structured Streaming query starts a micro-batch."""
+    spark_ivy_dir: str = ""
+    """`--engine spark`: where Ivy caches the Kafka source jars it fetches from Maven
+    Central; empty uses `<home>/cache/spark-ivy`."""
 
 
 class EtlSettings(_Section):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import urllib.request
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,11 +12,32 @@ import pytest
 from bdp.config import load_settings
 from bdp.lake import Lake, open_lake
 
+HDFS_URL = "hdfs://127.0.0.1:9000"
+WEBHDFS = "http://127.0.0.1:9870/webhdfs/v1/?op=GETFILESTATUS"
 
-@pytest.fixture(params=["local"])
-def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
-    settings = load_settings(home=tmp_path, environ={})
-    return open_lake(settings)
+
+def _hdfs_is_up() -> bool:
+    try:
+        with urllib.request.urlopen(WEBHDFS, timeout=5) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["local", "hdfs"])
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lake]:
+    environ: dict[str, str] = {}
+    if request.param == "hdfs":
+        # A real HDFS: fail (never skip) when it is down; a base path of this test's own.
+        if not _hdfs_is_up():
+            pytest.fail(
+                f"no HDFS answers at {WEBHDFS}; start it with stack/hdfs start", pytrace=False
+            )
+        environ["BDP_LAKE__URL"] = f"{HDFS_URL}/contract-{uuid.uuid4().hex[:12]}"
+    lake = open_lake(load_settings(home=tmp_path, environ=environ))
+    yield lake
+    if request.param == "hdfs":
+        lake.delete("")
 
 
 def test_publish_then_read_and_overwrite(lake: Lake) -> None:
@@ -47,6 +71,11 @@ def test_an_unfinished_write_is_never_listed(lake: Lake) -> None:
         partial = Path(lake.uri("raw/d/dt=2024-04-16")) / ".done.123.tmp"
         partial.write_bytes(b"half")
         Path(lake.uri(staged), "part-0.parquet").write_bytes(b"half")
+    else:
+        # No local paths: leave the same debris through the lake itself. A temporary
+        # name is hidden wherever it is, and so is everything in a staging directory.
+        lake.publish("raw/d/dt=2024-04-16/.done.123.tmp", b"half")
+        lake.publish(f"{staged}/part-0.parquet", b"half")
     assert [f.path for f in lake.list_files("raw")] == ["raw/d/dt=2024-04-16/done"]
     assert [f.path for f in lake.list_files("")] == ["raw/d/dt=2024-04-16/done"]
 

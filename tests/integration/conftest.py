@@ -18,6 +18,7 @@ import pytest
 
 STACK = Path(__file__).resolve().parents[2] / "stack"
 KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+HDFS_URL = "hdfs://127.0.0.1:9000"
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,28 @@ def kafka_service(kafka: str) -> Iterator[Service]:
     yield service
     if not service.is_up():
         service.run("start")
+
+
+@pytest.fixture
+def hdfs() -> str:
+    """The NameNode's hdfs:// URL; fails the test when HDFS is not healthy."""
+    if not Service("hdfs").is_up():
+        pytest.fail(
+            f"no healthy HDFS answers at {HDFS_URL}; start it with stack/hdfs start",
+            pytrace=False,
+        )
+    return HDFS_URL
+
+
+@pytest.fixture
+def hdfs_lake_url(hdfs: str) -> Iterator[str]:
+    """A lake URL under a base path of this test's own on HDFS, deleted afterwards."""
+    url = f"{hdfs}/it-{uuid.uuid4().hex[:10]}"
+    yield url
+    from bdp.lake.hdfs import HdfsLake
+
+    if Service("hdfs").is_up():
+        HdfsLake(url).delete("")
 
 
 @pytest.fixture

@@ -5,14 +5,23 @@ swapped into `curated/<table>/dt=D/` in one step and then loaded into the wareho
 by replacing partition D, so re-running a day — after a failure, or because late data
 arrived — replaces it everywhere and never duplicates it (E8). The day is an explicit
 argument, never the wall clock (E9). A day without raw files yields empty partitions.
+
+An engine that only opens local paths (DuckDB) on a lake without them (HDFS) works on a
+local scratch copy: the day's raw files are downloaded, the engine writes each table's
+Parquet locally, the files are uploaded into a lake staging directory that is swapped
+into `curated/<table>/dt=D/` as usual, and the warehouse loads the local copies. The
+scratch directory is removed afterwards, whatever happened.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from bdp.config import Settings
 from bdp.datasets import get_dataset
@@ -73,12 +82,14 @@ def run_etl(
             lake = lake or open_lake(settings)
             engine = engine or owned.enter_context(open_engine(settings))
             warehouse = warehouse or owned.enter_context(open_warehouse(settings))
+            scratch: Path | None = None
             if engine.capabilities.local_paths_only and not lake.capabilities.local_paths:
-                raise EtlError(f"the {engine.name} engine needs a lake with local paths")
+                scratch = Path(tempfile.mkdtemp(prefix=f"bdp-etl-{dataset}-"))
+                owned.callback(shutil.rmtree, scratch, ignore_errors=True)
             files = raw_files(lake, dataset, dt)
             fingerprint = raw_fingerprint(files)
             began = time.perf_counter()
-            raw = engine.read_raw(source, [lake.uri(info.path) for info in files])
+            raw = engine.read_raw(source, [_local_uri(lake, info.path, scratch) for info in files])
             # Parse and cast the day once; every table is derived from the kept rows.
             events = engine.materialize(transform.typed(raw, engine, options))
             owned.callback(engine.release, events)
@@ -88,7 +99,9 @@ def run_etl(
             if set(frames) != set(transform.TABLES):
                 raise EtlError(f"{dataset}: built {sorted(frames)}, expected {transform.TABLES}")
             for table in transform.TABLES:
-                tables[table] = _publish(table, frames[table], dt, lake, engine, warehouse, stages)
+                tables[table] = _publish(
+                    table, frames[table], dt, lake, engine, warehouse, stages, scratch
+                )
         except Exception as exc:
             log.record_run(
                 EtlRun(
@@ -127,29 +140,69 @@ def _publish(
     engine: Engine,
     warehouse: Warehouse,
     stages: dict[str, float],
+    scratch: Path | None = None,
 ) -> int:
-    """Write one table's day to the lake, swap it in, load it; returns the rows loaded."""
+    """Write one table's day to the lake, swap it in, load it; returns the rows loaded.
+
+    With a `scratch` directory the engine writes there, the files are uploaded into the
+    lake's staging directory, and the warehouse loads the local copies.
+    """
     curated = partition_dir("curated", table, dt.isoformat())
     staged = lake.staging_dir(f"etl-{table}-{dt.isoformat()}")
+    local = scratch / "curated" / table / f"dt={dt.isoformat()}" if scratch else None
     began = time.perf_counter()
     try:
-        engine.write_parquet(df, lake.uri(staged))
+        if local is None:
+            engine.write_parquet(df, lake.uri(staged))
+        else:
+            engine.write_parquet(df, str(local))
+            _upload(lake, local, staged)
         lake.replace_dir(staged, curated)
     except BaseException:
         lake.delete(staged)
         raise
     stages[f"write:{table}"] = time.perf_counter() - began
     began = time.perf_counter()
-    uris = [
-        lake.uri(info.path) for info in lake.list_files(curated) if info.path.endswith(".parquet")
-    ]
+    if local is None:
+        uris = [
+            lake.uri(info.path)
+            for info in lake.list_files(curated)
+            if info.path.endswith(".parquet")
+        ]
+    else:
+        uris = sorted(str(path) for path in _local_files(local) if path.suffix == ".parquet")
     loaded = warehouse.replace_partition(table, dt, uris)
     stages[f"load:{table}"] = time.perf_counter() - began
-    if lake.capabilities.local_paths:
+    if lake.capabilities.local_paths or local is not None:
         written = _parquet_rows(uris)
         if written != loaded:
             raise EtlError(f"{table} dt={dt}: {written} rows curated but {loaded} loaded")
     return loaded
+
+
+def _local_uri(lake: Lake, path: str, scratch: Path | None) -> str:
+    """Where the engine opens a lake file: in place, or a copy downloaded into `scratch`."""
+    if scratch is None:
+        return lake.uri(path)
+    local = scratch / "raw" / path
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_bytes(lake.read(path))
+    return str(local)
+
+
+def _local_files(directory: Path) -> list[Path]:
+    """The files an engine wrote, without hidden ones (checksums, markers in progress)."""
+    return sorted(
+        path
+        for path in directory.rglob("*")
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(directory).parts)
+    )
+
+
+def _upload(lake: Lake, local: Path, staged: str) -> None:
+    for path in _local_files(local):
+        lake.publish(f"{staged}/{path.relative_to(local).as_posix()}", path.read_bytes())
 
 
 def _parquet_rows(paths: list[str]) -> int:

@@ -1,7 +1,7 @@
 """The data lake: raw, quarantine and curated zones behind one interface.
 
 `open_lake(settings)` picks the backend from the lake URL: a plain path is the local
-file system.
+file system; `hdfs://host:port/path` or `webhdfs://host:http_port/path` is HDFS.
 """
 
 from __future__ import annotations
@@ -20,4 +20,15 @@ def open_lake(settings: Settings) -> Lake:
         from bdp.lake.local import LocalLake
 
         return LocalLake(url.removeprefix("file://"))
-    raise ConfigError(f"lake url {url!r}: scheme {scheme!r} is not supported (use a local path)")
+    if scheme in ("hdfs", "webhdfs"):
+        from bdp.lake.hdfs import HdfsLake
+
+        return HdfsLake(
+            url,
+            webhdfs_port=settings.lake.webhdfs_port,
+            timeout_seconds=settings.lake.webhdfs_timeout_seconds,
+        )
+    raise ConfigError(
+        f"lake url {url!r}: scheme {scheme!r} is not supported"
+        " (use a local path, hdfs://host:port/path or webhdfs://host:port/path)"
+    )
