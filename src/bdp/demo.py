@@ -82,12 +82,16 @@ class DemoResult:
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """The demo's own home; on a shared bus, topics of its own as well.
+    """The demo's own home; on a shared bus, topics of its own; in a lake elsewhere
+    (HDFS), a `demo` directory of its own.
 
-    Emptying the home resets an embedded bus; a real broker keeps topics and committed
-    offsets across runs, so each run gets a fresh namespace there instead.
+    Emptying the home resets an embedded bus and lake; a real broker keeps topics and
+    committed offsets across runs, so each run gets a fresh namespace there instead.
     """
     update: dict = {"home": settings.home / "demo"}
+    if settings.lake.url:
+        url = settings.lake.url.rstrip("/") + "/demo"
+        update["lake"] = settings.lake.model_copy(update={"url": url})
     if settings.bus.backend != "local":
         run = f"{settings.bus.namespace}demo-{uuid.uuid4().hex[:8]}-"
         update["bus"] = settings.bus.model_copy(update={"namespace": run})
@@ -108,6 +112,8 @@ def run_demo(
     if home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True)
+    if settings.lake.url:
+        open_lake(settings).delete("")  # a lake outside the home: empty its demo directory
     notify = on_stage or (lambda stage, name: None)
     summaries = {name: DatasetSummary() for name in DATASETS}
     start_ms = day_start_ms(day, settings.tz, DEMO_START)

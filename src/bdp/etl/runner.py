@@ -163,20 +163,22 @@ def _publish(
         raise
     stages[f"write:{table}"] = time.perf_counter() - began
     began = time.perf_counter()
-    if local is None:
-        uris = [
-            lake.uri(info.path)
-            for info in lake.list_files(curated)
-            if info.path.endswith(".parquet")
-        ]
-    else:
-        uris = sorted(str(path) for path in _local_files(local) if path.suffix == ".parquet")
-    loaded = warehouse.replace_partition(table, dt, uris)
-    stages[f"load:{table}"] = time.perf_counter() - began
-    if lake.capabilities.local_paths or local is not None:
+    with tempfile.TemporaryDirectory(prefix=f"bdp-load-{table}-") as download:
+        if local is not None:
+            uris = sorted(str(path) for path in _local_files(local) if path.suffix == ".parquet")
+        else:
+            parquet = [f.path for f in lake.list_files(curated) if f.path.endswith(".parquet")]
+            if lake.capabilities.local_paths:
+                uris = [lake.uri(path) for path in parquet]
+            else:
+                # An engine that writes to the lake itself (Spark on HDFS): the warehouse
+                # loads local copies of what it wrote.
+                uris = [_local_uri(lake, path, Path(download)) for path in parquet]
+        loaded = warehouse.replace_partition(table, dt, uris)
+        stages[f"load:{table}"] = time.perf_counter() - began
         written = _parquet_rows(uris)
-        if written != loaded:
-            raise EtlError(f"{table} dt={dt}: {written} rows curated but {loaded} loaded")
+    if written != loaded:
+        raise EtlError(f"{table} dt={dt}: {written} rows curated but {loaded} loaded")
     return loaded
 
 
