@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -14,6 +15,12 @@ from bdp.cli.options import JsonOption
 from bdp.cli.output import console, print_json, table
 
 __all__ = ["register"]
+
+
+class StreamEngine(StrEnum):
+    embedded = "embedded"
+    spark = "spark"
+
 
 stream_app = typer.Typer(help="The landing job: bus → lake raw zone.", no_args_is_help=True)
 
@@ -27,6 +34,13 @@ def run(
     until_idle: Annotated[
         bool, typer.Option(help="Stop once every topic is drained, instead of running on.")
     ] = False,
+    engine: Annotated[
+        StreamEngine,
+        typer.Option(
+            help="embedded: bdp's own consumers; spark: a Spark Structured Streaming query "
+            "(Kafka bus only)."
+        ),
+    ] = StreamEngine.embedded,
     json: JsonOption = False,
 ) -> None:
     """Land records from the bus into lake/raw (and lake/quarantine) until stopped."""
@@ -49,7 +63,15 @@ def run(
     began = time.perf_counter()
     if not until_idle and not json:
         console.print("Landing records; press Ctrl+C to stop.")
-    if settings.stream.workers > 1:
+    if engine is StreamEngine.spark:
+        from bdp.stream.spark import SparkStreamJob
+
+        job = SparkStreamJob(settings, open_lake(settings), names)
+        try:
+            stats = job.run(until_idle=until_idle, stop=stop)
+        except KeyboardInterrupt:
+            stats = job.stats
+    elif settings.stream.workers > 1:
         from bdp.stream.workers import run_in_workers
 
         stats = run_in_workers(

@@ -1,0 +1,212 @@
+"""The landing job on Spark Structured Streaming (`bdp stream run --engine spark`).
+
+One query reads every dataset topic from Kafka (from the earliest offset on a first
+start). Each micro-batch goes through `foreachBatch`: per Kafka partition its records
+are collected to the driver, ordered by offset, and landed by the embedded job's own
+code (`StreamJob._land`): validation, one raw file per event date and one quarantine
+file per arrival date, named `part-<partition>-<first>-<last>` after the partition and
+the offset range, published atomically through the lake.
+
+Exactly once: Spark writes a micro-batch's offset ranges to its checkpoint (in the lake,
+`_checkpoints/spark-stream/query`) before running it, and marks it committed after
+`foreachBatch` returns. A crash in between replays the batch with the same ranges on
+restart, so it rewrites the same file names with the same content. Per-partition
+progress is also kept as in the embedded job (`_checkpoints/spark-stream/partitions`),
+for inspection; Spark's checkpoint is the source of truth. Offsets are not committed to
+the consumer group, so the bus's lag report does not cover this engine.
+
+The Kafka source (`spark-sql-kafka-0-10_2.13`) is resolved from Maven Central by Ivy on
+first use and cached under `stream.spark_ivy_dir` (default `<home>/cache/spark-ivy`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from bdp.bus import RecordBatch
+from bdp.config import Settings
+from bdp.datasets import Dataset, get_dataset
+from bdp.errors import ConfigError
+from bdp.lake import Lake
+from bdp.stream.checkpoint import CheckpointStore
+from bdp.stream.job import LEASE_TIMEOUT_S, DatasetStats, StreamJob
+from bdp.stream.lease import PartitionLease
+
+__all__ = ["JOB", "SparkStreamJob", "kafka_package"]
+
+JOB = "spark-stream"
+QUERY_CHECKPOINT = f"_checkpoints/{JOB}/query"
+
+
+def kafka_package() -> str:
+    """Maven coordinates of the Kafka source for the installed pyspark.
+
+    Spark keeps binary compatibility within a minor line, and patch releases of the
+    connector are not always published to Maven Central (4.2.1 is not), so the line's
+    first release, which always is, serves every patch release of pyspark.
+    """
+    import pyspark
+
+    major, minor = pyspark.__version__.split(".")[:2]
+    return f"org.apache.spark:spark-sql-kafka-0-10_2.13:{major}.{minor}.0"
+
+
+class SparkStreamJob:
+    """Lands every dataset topic from Kafka with one Structured Streaming query."""
+
+    def __init__(self, settings: Settings, lake: Lake, datasets: Iterable[str]) -> None:
+        if settings.bus.backend != "kafka":
+            raise ConfigError(
+                f"stream engine spark reads Kafka; bus.backend is {settings.bus.backend!r}"
+            )
+        self.settings = settings
+        self.lake = lake
+        self.datasets: list[Dataset] = [get_dataset(name) for name in datasets]
+        # The embedded job lands; it never touches a bus here (it gets none).
+        self._lander = StreamJob(settings, None, lake, [d.name for d in self.datasets])  # type: ignore[arg-type]
+        self._lander.checkpoints = CheckpointStore(lake, f"{JOB}/partitions")
+        self.stats: dict[str, DatasetStats] = self._lander.stats
+        self._by_topic = {settings.bus.namespace + d.topic: d for d in self.datasets}
+        self._lock = threading.Lock()
+
+    def run(
+        self,
+        until_idle: bool = False,
+        stop: threading.Event | None = None,
+        on_batch: Callable[[str, DatasetStats], None] | None = None,
+    ) -> dict[str, DatasetStats]:
+        """Land records until stopped, or until every topic is drained with `until_idle`."""
+        stop = stop or threading.Event()
+        lease = PartitionLease(self.settings.paths.home / "locks" / JOB, "query", 0)
+        lease.acquire(LEASE_TIMEOUT_S)
+        session = None
+        try:
+            self._create_topics()
+            session = self._session()
+            query = self._start(session, until_idle, on_batch)
+            try:
+                while query.isActive and not stop.is_set():
+                    query.awaitTermination(0.5)
+                failure = query.exception()
+                if failure is not None:
+                    raise RuntimeError(f"spark stream query failed: {failure}")
+            finally:
+                if query.isActive:
+                    query.stop()
+        finally:
+            if session is not None:
+                session.stop()
+            lease.release()
+        return self.stats
+
+    def _create_topics(self) -> None:
+        from bdp.bus import open_bus
+
+        with open_bus(self.settings) as bus:
+            for dataset in self.datasets:
+                bus.create_topic(dataset.topic)
+
+    def _session(self) -> Any:
+        from pyspark.sql import SparkSession
+
+        from bdp.etl.engine.spark import DEFAULT_CONF, FIXED_CONF, LOCAL_CONF
+
+        etl = self.settings.etl
+        local = etl.spark_master.startswith("local")
+        ivy = self.settings.stream.spark_ivy_dir or str(
+            self.settings.paths.home / "cache" / "spark-ivy"
+        )
+        conf = {
+            **DEFAULT_CONF,
+            **(LOCAL_CONF if local else {}),
+            "spark.jars.packages": kafka_package(),
+            "spark.jars.ivy": ivy,
+            **etl.spark_conf,
+            **FIXED_CONF,
+        }
+        builder = SparkSession.builder.master(etl.spark_master).appName("bdp-stream")
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+        session.sparkContext.setLogLevel("WARN")
+        return session
+
+    def _start(
+        self,
+        session: Any,
+        until_idle: bool,
+        on_batch: Callable[[str, DatasetStats], None] | None,
+    ) -> Any:
+        from pyspark.sql import functions as F
+
+        bus = self.settings.bus
+        reader = (
+            session.readStream.format("kafka")
+            .option("kafka.bootstrap.servers", bus.bootstrap_servers)
+            .option("subscribe", ",".join(self._by_topic))
+            .option("startingOffsets", "earliest")
+            .option("maxOffsetsPerTrigger", str(self.settings.stream.batch_records))
+            .option("groupIdPrefix", f"{bus.namespace}bdp-stream-spark")
+        )
+        for key, value in bus.client_options.items():
+            reader = reader.option(f"kafka.{key}", value)
+        records = reader.load().select(
+            "topic",
+            "partition",
+            "offset",
+            F.unix_millis("timestamp").alias("timestamp_ms"),
+            "value",
+        )
+
+        def land(batch: Any, batch_id: int) -> None:
+            self._land_batch(batch, on_batch)
+
+        writer = (
+            records.writeStream.queryName("bdp-stream")
+            .option("checkpointLocation", self.lake.uri(QUERY_CHECKPOINT))
+            .foreachBatch(land)
+        )
+        if until_idle:
+            writer = writer.trigger(availableNow=True)
+        else:
+            writer = writer.trigger(
+                processingTime=f"{self.settings.stream.trigger_interval_ms} milliseconds"
+            )
+        return writer.start()
+
+    def _land_batch(self, batch: Any, on_batch: Callable[[str, DatasetStats], None] | None) -> None:
+        """Land one micro-batch: per topic partition, its records in offset order."""
+        table = batch.toArrow()
+        if table.num_rows == 0:
+            return
+        table = table.sort_by(
+            [("topic", "ascending"), ("partition", "ascending"), ("offset", "ascending")]
+        )
+        topics = table.column("topic").to_pylist()
+        partitions = table.column("partition").to_numpy()
+        offsets = table.column("offset").to_numpy()
+        stamps = table.column("timestamp_ms").to_numpy()
+        values = [v if v is not None else b"" for v in table.column("value").to_pylist()]
+        starts = [0] + [
+            i
+            for i in range(1, len(topics))
+            if topics[i] != topics[i - 1] or partitions[i] != partitions[i - 1]
+        ]
+        for start, end in zip(starts, [*starts[1:], len(topics)], strict=True):
+            dataset = self._by_topic[topics[start]]
+            part = RecordBatch(
+                topic=dataset.topic,
+                partition=int(partitions[start]),
+                offsets=np.asarray(offsets[start:end], dtype=np.int64),
+                timestamps_ms=np.asarray(stamps[start:end], dtype=np.int64),
+                values=values[start:end],
+            )
+            outcome = self._lander._land(dataset, part)
+            with self._lock:
+                self.stats[dataset.name].add(outcome)
+            if on_batch is not None:
+                on_batch(dataset.name, outcome)
