@@ -30,14 +30,11 @@ from bdp.datasets import DATASETS, get_dataset
 from bdp.etl import run_etl
 from bdp.etl.engine import EngineError
 from bdp.etl.engine.duckdb import DuckDBEngine
+from bdp.etl.engine.spark import SparkEngine  # pyspark is part of the dev environment
 from bdp.etl.transforms import get_transform
 from bdp.lake.local import LocalLake
 from bdp.simulate import SimulationParams, simulate
 from bdp.warehouse import open_warehouse
-
-pytest.importorskip("pyspark")
-
-from bdp.etl.engine.spark import SparkEngine
 
 pytestmark = pytest.mark.slow
 
