@@ -96,7 +96,7 @@ class StreamJob:
                     if consumer is None:
                         continue
                     for batch in consumer.poll(limit, timeout_ms=0):
-                        outcome = self._land(dataset, batch)
+                        outcome = self.land(dataset, batch)
                         consumer.commit({batch.partition: batch.last_offset + 1})
                         self.stats[dataset.name].add(outcome)
                         landed_any = True
@@ -144,7 +144,7 @@ class StreamJob:
         if checkpoint.pending is not None:
             first, last = checkpoint.pending
             batch = self._read_range(dataset.topic, partition, first, last)
-            self.stats[dataset.name].add(self._land(dataset, batch))
+            self.stats[dataset.name].add(self.land(dataset, batch))
             checkpoint = self.checkpoints.load(dataset.topic, partition)
         if checkpoint.next_offset is not None:
             consumer.seek(partition, checkpoint.next_offset)
@@ -173,7 +173,10 @@ class StreamJob:
             values=[v for v, k in zip(values, keep, strict=True) if k],
         )
 
-    def _land(self, dataset: Dataset, batch: RecordBatch) -> DatasetStats:
+    def land(self, dataset: Dataset, batch: RecordBatch) -> DatasetStats:
+        """Land one batch of one partition exactly once: record its range as pending,
+        publish its raw and quarantine files, then record it done. Re-landing the same
+        range rewrites the same files, which is what makes recovery safe."""
         first, last = batch.first_offset, batch.last_offset
         topic, partition = dataset.topic, batch.partition
         self.checkpoints.save(topic, partition, Checkpoint(first, (first, last)))

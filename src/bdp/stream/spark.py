@@ -3,7 +3,7 @@
 One query reads every dataset topic from Kafka (from the earliest offset on a first
 start). Each micro-batch goes through `foreachBatch`: per Kafka partition its records
 are collected to the driver, ordered by offset, and landed by the embedded job's own
-code (`StreamJob._land`): validation, one raw file per event date and one quarantine
+code (`StreamJob.land`): validation, one raw file per event date and one quarantine
 file per arrival date, named `part-<partition>-<first>-<last>` after the partition and
 the offset range, published atomically through the lake.
 
@@ -205,7 +205,7 @@ class SparkStreamJob:
                 timestamps_ms=np.asarray(stamps[start:end], dtype=np.int64),
                 values=values[start:end],
             )
-            outcome = self._lander._land(dataset, part)
+            outcome = self._lander.land(dataset, part)
             with self._lock:
                 self.stats[dataset.name].add(outcome)
             if on_batch is not None:
