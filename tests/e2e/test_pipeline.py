@@ -47,7 +47,9 @@ def test_step_by_step_with_late_data_and_idempotent_reruns(bdp) -> None:
     )
     bdp("stream", "run", "--until-idle")
     total = generated["generated"] + late["generated"]
-    assert as_json(bdp("status", "--json"))["lake"]["weblogs"]["raw"] == {DAY: total}
+    status = as_json(bdp("status", "--json"))
+    assert status["lake"]["weblogs"]["raw"] == {DAY: total}
+    assert status["stale_days"] == {"weblogs": [DAY]}
     # The day's raw partition changed after its run: --stale finds it and only it.
     rerun = as_json(bdp("etl", "run", "weblogs", "--stale", "--json"))["weblogs"]
     assert list(rerun) == [DAY]
@@ -56,6 +58,7 @@ def test_step_by_step_with_late_data_and_idempotent_reruns(bdp) -> None:
     count = as_json(bdp("query", "SELECT count(*) AS n FROM weblog_access_log", "--json"))
     assert count == [{"n": total}]
     assert as_json(bdp("etl", "run", "all", "--stale", "--json")) == {}
+    assert as_json(bdp("status", "--json"))["stale_days"] == {}
     runs = as_json(bdp("status", "--json"))["etl_runs"]
     assert len(runs) == 3 and {run["status"] for run in runs} == {"ok"}
 

@@ -15,7 +15,7 @@ def status(ctx: typer.Context, json: JsonOption = False) -> None:
     """Show what is on the bus, in the lake and in the warehouse."""
     from bdp.bus import open_bus
     from bdp.datasets import DATASETS
-    from bdp.etl.runs import last_runs
+    from bdp.etl.runs import last_runs, stale_days
     from bdp.lake import open_lake
     from bdp.status import topic_status, zone_rows
 
@@ -28,6 +28,11 @@ def status(ctx: typer.Context, json: JsonOption = False) -> None:
         for name in DATASETS
     }
     runs = last_runs(settings, limit=20)
+    stale = {
+        name: [str(day) for day in days]
+        for name in DATASETS
+        if (days := stale_days(settings, lake, name))
+    }
     if json:
         print_json(
             {
@@ -42,6 +47,7 @@ def status(ctx: typer.Context, json: JsonOption = False) -> None:
                 },
                 "lake": lake_rows,
                 "etl_runs": [run.as_dict() for run in runs],
+                "stale_days": stale,
             }
         )
         return
@@ -73,6 +79,12 @@ def status(ctx: typer.Context, json: JsonOption = False) -> None:
             [(r.dataset, r.dt, r.status, r.raw_rows, r.finished_at, r.error or "") for r in runs],
         )
     )
+    if stale:
+        listed = "; ".join(f"{name}: {', '.join(days)}" for name, days in stale.items())
+        console.print(
+            f"Days whose raw data changed since their last ETL run (or never ran): {listed}\n"
+            "Re-run them with: bdp etl run all --stale"
+        )
 
 
 def register(app: typer.Typer) -> None:
