@@ -12,8 +12,9 @@ Exactly once: Spark writes a micro-batch's offset ranges to its checkpoint (in t
 `foreachBatch` returns. A crash in between replays the batch with the same ranges on
 restart, so it rewrites the same file names with the same content. Per-partition
 progress is also kept as in the embedded job (`_checkpoints/spark-stream/partitions`),
-for inspection; Spark's checkpoint is the source of truth. Offsets are not committed to
-the consumer group, so the bus's lag report does not cover this engine.
+for inspection; Spark's checkpoint is the source of truth. After each partition is
+landed its next offset is committed to the same consumer group as the embedded job's,
+so `bdp status` reports the lag of either engine.
 
 The Kafka source (`spark-sql-kafka-0-10_2.13`) is resolved from Maven Central by Ivy on
 first use and cached under `stream.spark_ivy_dir` (default `<home>/cache/spark-ivy`).
@@ -27,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from bdp.bus import RecordBatch
+from bdp.bus import Bus, Consumer, RecordBatch
 from bdp.config import Settings
 from bdp.datasets import Dataset, get_dataset
 from bdp.errors import ConfigError
 from bdp.lake import Lake
 from bdp.stream.checkpoint import CheckpointStore
-from bdp.stream.job import LEASE_TIMEOUT_S, DatasetStats, StreamJob
+from bdp.stream.job import GROUP, LEASE_TIMEOUT_S, DatasetStats, StreamJob
 from bdp.stream.lease import PartitionLease
 
 __all__ = ["JOB", "SparkStreamJob", "kafka_package"]
@@ -72,6 +73,8 @@ class SparkStreamJob:
         self.stats: dict[str, DatasetStats] = self._lander.stats
         self._by_topic = {settings.bus.namespace + d.topic: d for d in self.datasets}
         self._lock = threading.Lock()
+        self._bus: Bus | None = None
+        self._committers: dict[str, Consumer] = {}
 
     def run(
         self,
@@ -85,6 +88,9 @@ class SparkStreamJob:
         lease.acquire(LEASE_TIMEOUT_S)
         session = None
         try:
+            from bdp.bus import open_bus
+
+            self._bus = open_bus(self.settings)
             self._create_topics()
             session = self._session()
             query = self._start(session, until_idle, on_batch)
@@ -100,15 +106,27 @@ class SparkStreamJob:
         finally:
             if session is not None:
                 session.stop()
+            for committer in self._committers.values():
+                committer.close()
+            self._committers.clear()
+            if self._bus is not None:
+                self._bus.close()
             lease.release()
         return self.stats
 
     def _create_topics(self) -> None:
-        from bdp.bus import open_bus
+        assert self._bus is not None
+        for dataset in self.datasets:
+            self._bus.create_topic(dataset.topic)
 
-        with open_bus(self.settings) as bus:
-            for dataset in self.datasets:
-                bus.create_topic(dataset.topic)
+    def _commit(self, dataset: Dataset, partition: int, next_offset: int) -> None:
+        """Record progress in the consumer group (for lag reports; not for recovery)."""
+        committer = self._committers.get(dataset.topic)
+        if committer is None:
+            assert self._bus is not None
+            committer = self._bus.consumer(GROUP, dataset.topic)
+            self._committers[dataset.topic] = committer
+        committer.commit({partition: next_offset})
 
     def _session(self) -> Any:
         from pyspark.sql import SparkSession
@@ -206,6 +224,7 @@ class SparkStreamJob:
                 values=values[start:end],
             )
             outcome = self._lander.land(dataset, part)
+            self._commit(dataset, part.partition, part.last_offset + 1)
             with self._lock:
                 self.stats[dataset.name].add(outcome)
             if on_batch is not None:
