@@ -130,12 +130,21 @@ class Consumer(abc.ABC):
             )
         return partition
 
-    @abc.abstractmethod
     def poll(self, max_records: int, timeout_ms: int = 0) -> list[RecordBatch]:
         """Up to `max_records` records in total, at most one batch per partition.
 
         Waits up to `timeout_ms` when nothing is available; returns [] on timeout.
         """
+        self._check_open()
+        if max_records < 1:
+            raise ValueError(f"max_records must be >= 1, got {max_records}")
+        if timeout_ms < 0:
+            raise ValueError(f"timeout_ms must be >= 0, got {timeout_ms}")
+        return self._poll(max_records, timeout_ms)
+
+    @abc.abstractmethod
+    def _poll(self, max_records: int, timeout_ms: int) -> list[RecordBatch]:
+        """`poll` with arguments already checked, on an open consumer."""
 
     @abc.abstractmethod
     def position(self, partition: int) -> int:

@@ -84,12 +84,7 @@ class KafkaConsumer(Consumer):
     def assignment(self) -> list[int]:
         return list(self._positions)
 
-    def poll(self, max_records: int, timeout_ms: int = 0) -> list[RecordBatch]:
-        self._check_open()
-        if max_records < 1:
-            raise ValueError(f"max_records must be >= 1, got {max_records}")
-        if timeout_ms < 0:
-            raise ValueError(f"timeout_ms must be >= 0, got {timeout_ms}")
+    def _poll(self, max_records: int, timeout_ms: int) -> list[RecordBatch]:
         self._apply_positions()
         deadline = time.monotonic() + timeout_ms / 1000
         # consume() with a timeout waits for a *full* batch; take what is already

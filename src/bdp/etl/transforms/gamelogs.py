@@ -110,14 +110,7 @@ def _training(events: DataFrame, engine: Engine, options: TransformOptions) -> D
     micros = F.unix_micros(F.col("datetime"))
     seconds = (micros - F.lag(micros).over(previous)) / 1_000_000
     featured = events.select(
-        "roomID",
-        "account",
-        "champion",
-        "datetime",
-        "ingametime",
-        "x",
-        "y",
-        "xy",
+        *TRAINING_COLUMNS[:8],  # carried over as they are
         dx.alias("dx"),
         dy.alias("dy"),
         seconds.cast("double").alias("seconds_since_prev"),
