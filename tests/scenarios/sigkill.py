@@ -91,23 +91,41 @@ def kill_while_producing(
     pace_s: float,
     partitions: int = 4,
 ) -> KillRun:
-    """Kill `bdp stream run` with SIGKILL `kills` times at random moments in `window_s`
-    after each start while the producer writes; then drain with `--until-idle`."""
+    """Kill `bdp stream run` with SIGKILL `kills` times while the producer writes; then
+    drain with `--until-idle`.
+
+    Odd kills fall at a random moment in `window_s` after the start; even kills are aimed
+    at a batch in flight: they strike as soon as a partition's checkpoint shows a pending
+    range (or at the window's end if none shows), so the crash between recording a range
+    and finishing it is exercised on every run rather than by luck.
+    """
     producer = start_producer(home, records, pace_s, env)
     rng = random.Random(7)
     checkpoints = CheckpointStore(open_lake(load_settings(home=home, environ={})), "stream")
+
+    def states():
+        return [checkpoints.load("hotellogs", p) for p in range(partitions)]
+
     progress: list[tuple[int, int]] = []
     try:
-        for _ in range(kills):
+        for kill in range(kills):
             job = subprocess.Popen(bdp(home, "stream", "run"), env=env, stdout=subprocess.DEVNULL)
-            time.sleep(rng.uniform(*window_s))  # a random moment to kill, not a wait
+            moment = time.monotonic() + rng.uniform(*window_s)
+            if kill % 2:
+                time.sleep(moment - time.monotonic())  # a random moment to kill, not a wait
+            else:
+                # Give the job a moment to start before watching, then strike mid-batch.
+                time.sleep(window_s[0] / 2)
+                deadline = time.monotonic() + window_s[1]
+                while time.monotonic() < deadline and all(c.pending is None for c in states()):
+                    time.sleep(0.002)  # polling the checkpoints, a few times per batch
             job.send_signal(signal.SIGKILL)
             job.wait()
-            states = [checkpoints.load("hotellogs", p) for p in range(partitions)]
+            landed = states()
             progress.append(
                 (
-                    sum(c.next_offset or 0 for c in states),
-                    sum(c.pending is not None for c in states),
+                    sum(c.next_offset or 0 for c in landed),
+                    sum(c.pending is not None for c in landed),
                 )
             )
         assert producer.wait(timeout=300) == 0
