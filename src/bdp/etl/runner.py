@@ -50,8 +50,9 @@ class EtlResult:
     seconds: float
     raw_fingerprint: str
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    """Wall time per stage: `read` (parse and type the raw day), then `write:<table>` and
-    `load:<table>`."""
+    """Wall time per stage: `write:<table>` and `load:<table>`, and `read` (parse and
+    keep the typed day) for a dataset without an events table. With one, parsing is
+    part of writing that table."""
 
 
 def transform_options(settings: Settings) -> TransformOptions:
@@ -90,18 +91,29 @@ def run_etl(
             fingerprint = raw_fingerprint(files)
             began = time.perf_counter()
             raw = engine.read_raw(source, [_local_uri(lake, info.path, scratch) for info in files])
-            # Parse and cast the day once; every table is derived from the kept rows.
-            events = engine.materialize(transform.typed(raw, engine, options))
-            owned.callback(engine.release, events)
-            raw_rows = int(events.count())
-            stages["read"] = time.perf_counter() - began
+            # Parse and cast the day once; every table is derived from the typed rows.
+            typed = transform.typed(raw, engine, options)
+            if transform.EVENTS_TABLE is not None:
+                # The typed rows are a table of their own: encode them once, as that
+                # table, and read the other tables' input back from its Parquet files.
+                curated = _write(transform.EVENTS_TABLE, typed, dt, lake, engine, stages, scratch)
+                events = engine.read_parquet(curated.location(lake))
+                raw_rows = int(events.count())
+                tables[curated.table] = _load(curated, dt, lake, warehouse, stages)
+            else:
+                events = engine.materialize(typed)
+                owned.callback(engine.release, events)
+                raw_rows = int(events.count())
+                stages["read"] = time.perf_counter() - began
             frames = transform.build(events, engine, options)
             if set(frames) != set(transform.TABLES):
                 raise EtlError(f"{dataset}: built {sorted(frames)}, expected {transform.TABLES}")
             for table in transform.TABLES:
-                tables[table] = _publish(
-                    table, frames[table], dt, lake, engine, warehouse, stages, scratch
-                )
+                if table == transform.EVENTS_TABLE:
+                    _check_is_events(table, frames[table], events)
+                    continue
+                curated = _write(table, frames[table], dt, lake, engine, stages, scratch)
+                tables[table] = _load(curated, dt, lake, warehouse, stages)
         except Exception as exc:
             log.record_run(
                 EtlRun(
@@ -132,20 +144,43 @@ def run_etl(
     )
 
 
-def _publish(
+@dataclass(frozen=True)
+class _Curated:
+    """A table's day, written and swapped into `curated/<table>/dt=D/`."""
+
+    table: str
+    directory: str
+    """The partition's directory in the lake."""
+    local: Path | None
+    """The local copy the engine wrote it to, when it could not write to the lake."""
+
+    def location(self, lake: Lake) -> str:
+        """Where the engine reads the partition's Parquet files back."""
+        return str(self.local) if self.local is not None else lake.uri(self.directory)
+
+
+def _check_is_events(table: str, frame: DataFrame, events: DataFrame) -> None:
+    """The table published from the typed rows must be what `build` says it is."""
+    if list(frame.columns) != list(events.columns):
+        raise EtlError(
+            f"{table} is declared the typed events, but build() gives it columns "
+            f"{list(frame.columns)} instead of {list(events.columns)}"
+        )
+
+
+def _write(
     table: str,
     df: DataFrame,
     dt: date,
     lake: Lake,
     engine: Engine,
-    warehouse: Warehouse,
     stages: dict[str, float],
     scratch: Path | None = None,
-) -> int:
-    """Write one table's day to the lake, swap it in, load it; returns the rows loaded.
+) -> _Curated:
+    """Write one table's day to a staging directory and swap it into the lake.
 
-    With a `scratch` directory the engine writes there, the files are uploaded into the
-    lake's staging directory, and the warehouse loads the local copies.
+    With a `scratch` directory the engine writes there and the files are uploaded into
+    the lake's staging directory.
     """
     curated = partition_dir("curated", table, dt.isoformat())
     staged = lake.staging_dir(f"etl-{table}-{dt.isoformat()}")
@@ -162,12 +197,23 @@ def _publish(
         lake.delete(staged)
         raise
     stages[f"write:{table}"] = time.perf_counter() - began
-    began = time.perf_counter()
+    return _Curated(table, curated, local)
+
+
+def _load(
+    curated: _Curated, dt: date, lake: Lake, warehouse: Warehouse, stages: dict[str, float]
+) -> int:
+    """Replace the table's partition in the warehouse with the curated day; returns the
+    rows loaded, checked against the rows in the curated files. The warehouse loads the
+    local copies when there are some."""
+    table, began = curated.table, time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"bdp-load-{table}-") as download:
-        if local is not None:
-            uris = sorted(str(path) for path in _local_files(local) if path.suffix == ".parquet")
+        if curated.local is not None:
+            uris = [str(path) for path in _local_files(curated.local) if path.suffix == ".parquet"]
         else:
-            parquet = [f.path for f in lake.list_files(curated) if f.path.endswith(".parquet")]
+            parquet = [
+                f.path for f in lake.list_files(curated.directory) if f.path.endswith(".parquet")
+            ]
             if lake.capabilities.local_paths:
                 uris = [lake.uri(path) for path in parquet]
             else:

@@ -73,6 +73,22 @@ def test_write_parquet_creates_the_directory(engine: DuckDBEngine, tmp_path: Pat
     assert sorted(table.column("ip").to_pylist()) == ["1", "2"]
 
 
+def test_read_parquet_gives_back_the_names_and_types_written(
+    engine: DuckDBEngine, tmp_path: Path
+) -> None:
+    source = tmp_path / "web.jsonl"
+    source.write_bytes(encode(WEB, source.name))
+    raw = engine.read_raw(get_dataset("weblogs"), [str(source)])
+    F = engine.functions
+    typed = raw.select(F.col("sessionID"), F.col("responseCode").cast("int").alias("responseCode"))
+    # A curated partition's directory: its `dt=` is not read as a column.
+    folder = tmp_path / "curated" / "t" / "dt=2024-04-16"
+    engine.write_parquet(typed, str(folder))
+    back = engine.read_parquet(str(folder))
+    assert back.columns == ["sessionID", "responseCode"]
+    assert sorted(r["responseCode"] for r in rows(back, "responseCode")) == [200, 404]
+
+
 def test_engines_keep_their_own_sessions(tmp_path: Path) -> None:
     source = tmp_path / "web.jsonl"
     source.write_bytes(encode(WEB, source.name))

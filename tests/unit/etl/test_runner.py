@@ -10,6 +10,7 @@ import pytest
 
 from bdp.config import Settings
 from bdp.etl import RunLog, run_etl
+from bdp.etl.runner import EtlError
 from bdp.etl.transforms import TRANSFORMS
 from bdp.lake.local import LocalLake
 from bdp.warehouse import open_warehouse
@@ -164,3 +165,31 @@ def test_engine_opened_from_settings_is_closed(
     result = run_etl(settings, "weblogs", DAY, lake=lake)
     assert result.tables == {"weblog_access_log": 1, "weblog_url_daily": 1}
     assert list((settings.paths.home / "tmp").iterdir()) == []  # engine scratch removed
+
+
+def test_an_events_table_that_is_not_the_typed_rows_is_an_error(
+    settings, lake, engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # weblogs' access log is declared the typed rows; a build() that drops a column from
+    # it breaks the declaration, and the run says so instead of publishing other columns.
+    weblogs = TRANSFORMS["weblogs"]
+    original = weblogs.build
+
+    def build(events, engine, options):
+        frames = original(events, engine, options)
+        frames["weblog_access_log"] = frames["weblog_access_log"].drop("is_error")
+        return frames
+
+    monkeypatch.setattr(weblogs, "build", build)
+    write_raw(
+        lake,
+        "weblogs",
+        DAY,
+        "part-00000-0-0.jsonl",
+        [
+            '{"ip":"1","datetime":"2024-04-16T00:00:00.000Z","method":"GET","url":"/",'
+            '"responseCode":200,"responseTime":5,"sessionID":"s"}'
+        ],
+    )
+    with pytest.raises(EtlError, match="weblog_access_log is declared the typed events"):
+        run_etl(settings, "weblogs", DAY, lake=lake, engine=engine)

@@ -4,8 +4,8 @@ Transforms are written once against the PySpark DataFrame API and take the
 `functions` module and `Window` from the engine, never from an import, so the same
 code runs on SQLFrame's DuckDB session (embedded) and on a real SparkSession
 (distributed). What differs between engines — how raw JSON lines are read, how an
-intermediate result is kept for several tables to reuse, and how Parquet is written —
-lives behind `read_raw`, `materialize` and `write_parquet`.
+intermediate result is kept for several tables to reuse, and how Parquet is read and
+written — lives behind `read_raw`, `materialize`, `read_parquet` and `write_parquet`.
 """
 
 from __future__ import annotations
@@ -83,6 +83,11 @@ class Engine(abc.ABC):
     def release(self, df: DataFrame) -> None:
         """Free what `materialize` kept for `df` (Spark: `unpersist()`), so an engine
         that runs many days does not pile results up. `df` is unusable after."""
+
+    @abc.abstractmethod
+    def read_parquet(self, uri: str) -> DataFrame:
+        """The rows of the Parquet files (`*.parquet`) in the directory `uri`, with the
+        column names and types they were written with."""
 
     @abc.abstractmethod
     def write_parquet(self, df: DataFrame, uri: str) -> None:

@@ -160,6 +160,18 @@ class DuckDBEngine(Engine):
         frame = session.sql(f"SELECT * FROM {relation}", qualify=False)
         return frame.select(*[F.col(name).alias(name) for name in columns])
 
+    def read_parquet(self, uri: str) -> DataFrame:
+        session = self._activate()
+        view = f"parquet_{next(self._views)}"
+        files = _literal(str(Path(uri) / "*.parquet"))
+        # The directory's own `dt=D` is a partition of the lake, not a column of the rows.
+        self._run(
+            f"CREATE TEMP VIEW {_quote(view)} AS "
+            f"SELECT * FROM read_parquet({files}, hive_partitioning = false)"
+        )
+        columns = [row[0] for row in self._conn.execute(f"DESCRIBE {_quote(view)}").fetchall()]
+        return self._frame(session, view, columns)
+
     def write_parquet(self, df: DataFrame, uri: str) -> None:
         self._activate()
         Path(uri).mkdir(parents=True, exist_ok=True)

@@ -125,6 +125,13 @@ class SparkEngine(Engine):
         if kept is not None:
             kept.unpersist()
 
+    def read_parquet(self, uri: str) -> DataFrame:
+        # Spark skips `_SUCCESS` and hidden files itself.
+        try:
+            return self._session.read.parquet(uri)
+        except Exception as exc:
+            raise EngineError(f"spark: {_reason(exc)}") from exc
+
     def write_parquet(self, df: DataFrame, uri: str) -> None:
         # A directory of part files, plus `_SUCCESS` and hidden `.crc` files, which the
         # runner skips: it loads only `*.parquet`.

@@ -4,11 +4,14 @@ A transform module exposes `TABLES` (the tables it builds, all partitioned by th
 processed day `dt`) and two steps:
 
 - `typed(raw, engine, options)`: exactly one row per raw record, every cast done, with
-  every column any of its tables needs. The runner materialises it
-  (`Engine.materialize`), so the raw JSON is parsed and cast once per day.
+  every column any of its tables needs. The raw JSON is parsed and cast once per day.
 - `build(events, engine, options)`: maps each table name to a DataFrame derived from
-  the materialised typed rows, without a `dt` column: the day is the directory
-  partition.
+  the typed rows, without a `dt` column: the day is the directory partition.
+
+and `EVENTS_TABLE`, the table that is `typed()` column for column, or None. When there
+is one, the runner writes the typed rows straight into that table's Parquet and builds
+the other tables from those files, so the day is encoded once on its way to them; when
+there is none, it keeps the typed rows with `Engine.materialize`.
 """
 
 from __future__ import annotations

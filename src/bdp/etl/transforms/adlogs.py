@@ -25,9 +25,12 @@ from typing import Any
 from bdp.etl.engine.base import DataFrame, Engine
 from bdp.etl.transforms.base import ISO_DATE, TransformOptions, event_timestamp
 
-__all__ = ["ANALYSIS_COLUMNS", "TABLES", "build", "typed"]
+__all__ = ["ANALYSIS_COLUMNS", "EVENTS_TABLE", "TABLES", "build", "typed"]
 
 TABLES = ("ad_analysis_logs", "ad_view_totals", "ad_click_totals", "ad_gender_view_totals")
+
+EVENTS_TABLE = None
+"""No table is `typed()` as it is: every one filters or adds to the events."""
 
 ANALYSIS_COLUMNS = (
     "ad_id",

@@ -17,9 +17,20 @@ from bdp.etl.transforms.base import (
     guarded_timestamp,
 )
 
-__all__ = ["ANALYSIS_COLUMNS", "BUY_METHODS", "TABLES", "TRAINING_COLUMNS", "build", "typed"]
+__all__ = [
+    "ANALYSIS_COLUMNS",
+    "BUY_METHODS",
+    "EVENTS_TABLE",
+    "TABLES",
+    "TRAINING_COLUMNS",
+    "build",
+    "typed",
+]
 
 TABLES = ("lol_analysis_log", "lol_training_log")
+
+EVENTS_TABLE = "lol_analysis_log"
+"""The table that is `typed()` itself, column for column."""
 
 BUY_METHODS = ("/buyItem", "/getItem")
 """The emitted purchase method and the README's name for it."""

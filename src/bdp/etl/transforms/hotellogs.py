@@ -14,9 +14,12 @@ from typing import Any
 from bdp.etl.engine.base import DataFrame, Engine
 from bdp.etl.transforms.base import TransformOptions, event_timestamp, int_or_null
 
-__all__ = ["ANALYSIS_COLUMNS", "GENDER_DAILY_COLUMNS", "TABLES", "build", "typed"]
+__all__ = ["ANALYSIS_COLUMNS", "EVENTS_TABLE", "GENDER_DAILY_COLUMNS", "TABLES", "build", "typed"]
 
 TABLES = ("hotel_analysis_log", "hotel_gender_daily")
+
+EVENTS_TABLE = "hotel_analysis_log"
+"""The table that is `typed()` itself, column for column."""
 
 LEGACY_METHODS = {"/fefund": "/refund"}
 REFUND = "/refund"

@@ -15,9 +15,20 @@ from typing import Any
 from bdp.etl.engine.base import DataFrame, Engine
 from bdp.etl.transforms.base import TransformOptions, elapsed_seconds, event_timestamp
 
-__all__ = ["ANALYSIS_COLUMNS", "ROOM_COLUMNS", "TABLES", "TRAINING_COLUMNS", "build", "typed"]
+__all__ = [
+    "ANALYSIS_COLUMNS",
+    "EVENTS_TABLE",
+    "ROOM_COLUMNS",
+    "TABLES",
+    "TRAINING_COLUMNS",
+    "build",
+    "typed",
+]
 
 TABLES = ("lostark_analysis_log", "lostark_training_log", "lostark_room_results")
+
+EVENTS_TABLE = None
+"""No table is `typed()` as it is: every one filters or adds to the events."""
 
 RAID_RESULT = "/raid_result"
 

@@ -10,9 +10,20 @@ from __future__ import annotations
 from bdp.etl.engine.base import DataFrame, Engine
 from bdp.etl.transforms.base import TransformOptions, event_timestamp
 
-__all__ = ["ACCESS_COLUMNS", "ERROR_STATUS", "TABLES", "URL_DAILY_COLUMNS", "build", "typed"]
+__all__ = [
+    "ACCESS_COLUMNS",
+    "ERROR_STATUS",
+    "EVENTS_TABLE",
+    "TABLES",
+    "URL_DAILY_COLUMNS",
+    "build",
+    "typed",
+]
 
 TABLES = ("weblog_access_log", "weblog_url_daily")
+
+EVENTS_TABLE = "weblog_access_log"
+"""The table that is `typed()` itself, column for column."""
 
 ERROR_STATUS = 400
 """Responses from this code up are errors (client and server)."""
