@@ -167,3 +167,39 @@ def test_sigkill_of_the_spark_job_mid_stream_loses_and_duplicates_nothing(
     )
     assert status.returncode == 0, status.stderr.decode()[-2000:]
     assert orjson.loads(status.stdout)["topics"]["hotellogs"]["lag"] == 0
+
+
+@pytest.mark.service("kafka")
+@pytest.mark.service("hdfs")
+def test_the_spark_job_lands_into_an_hdfs_lake_as_into_a_local_one(
+    tmp_path: Path, spark_env: dict[str, str], hdfs_lake_url: str
+) -> None:
+    dataset = "weblogs"
+    producer_home = tmp_path / "producer"
+    done = subprocess.run(
+        bdp(producer_home, "simulate", dataset, "--date", "2024-04-16", *SESSION, "5"),
+        env=spark_env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    local = land(tmp_path / "local", spark_env)
+    on_hdfs = {**spark_env, "BDP_LAKE__URL": hdfs_lake_url}
+    # Spark's own checkpoint goes to the lake too: on HDFS, through Hadoop's client.
+    spark = land(tmp_path / "spark", on_hdfs, "--engine", "spark")
+    assert spark[dataset]["landed"] == local[dataset]["landed"] > 0
+    assert spark[dataset]["dates"] == local[dataset]["dates"]
+    hdfs_lake = open_lake(load_settings(home=tmp_path / "spark", environ=on_hdfs))
+    assert hdfs_lake.list_files("_checkpoints/spark-stream/query")
+    landed: Counter[tuple[str, bytes]] = Counter()
+    for info in hdfs_lake.list_files(f"raw/{dataset}"):
+        day = info.path.split("/")[2].removeprefix("dt=")
+        landed.update((day, line) for line in decode_lines(hdfs_lake.read(info.path), info.path))
+    assert landed == zone_lines(tmp_path / "local", "raw", dataset)
+    # `bdp status` reads the HDFS lake: its partitions hold what was landed.
+    status = subprocess.run(
+        bdp(tmp_path / "spark", "status", "--json"), env=on_hdfs, capture_output=True, timeout=120
+    )
+    assert status.returncode == 0, status.stderr.decode()[-2000:]
+    partitions = orjson.loads(status.stdout)["lake"][dataset]["raw"]
+    assert sum(partitions.values()) == spark[dataset]["landed"]
