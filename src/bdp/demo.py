@@ -26,7 +26,7 @@ from bdp.simulate import RaidOptions, SimulationParams, send_events, simulate
 from bdp.status import zone_rows
 from bdp.stream import StreamJob
 
-__all__ = ["DatasetSummary", "DemoResult", "demo_settings", "run_demo"]
+__all__ = ["DatasetSummary", "DemoResult", "demo_environment", "demo_settings", "run_demo"]
 
 DEMO_START = dt.time(12, 0)
 """Sessions start at noon local time, so a whole session stays inside the demo's day."""
@@ -70,11 +70,15 @@ class DemoResult:
     datasets: dict[str, DatasetSummary]
     report: Path | None
     charts: list[Path]
+    env: dict[str, str] = field(default_factory=dict)
+    """Settings, as environment variables, that point bdp at the demo's own topics and
+    lake when they are not found from its home alone (a real broker, a lake URL)."""
 
     def as_dict(self) -> dict:
         return {
             "date": str(self.day),
             "home": str(self.home),
+            "env": self.env,
             "datasets": {name: s.as_dict() for name, s in self.datasets.items()},
             "report": str(self.report) if self.report else None,
             "charts": [str(chart) for chart in self.charts],
@@ -96,6 +100,16 @@ def demo_settings(settings: Settings) -> Settings:
         run = f"{settings.bus.namespace}demo-{uuid.uuid4().hex[:8]}-"
         update["bus"] = settings.bus.model_copy(update={"namespace": run})
     return settings.model_copy(update=update)
+
+
+def demo_environment(settings: Settings) -> dict[str, str]:
+    """What `demo_settings` changed besides the home, as `BDP_*` variables."""
+    env = {}
+    if settings.lake.url:
+        env["BDP_LAKE__URL"] = settings.lake.url
+    if settings.bus.backend != "local":
+        env["BDP_BUS__NAMESPACE"] = settings.bus.namespace
+    return env
 
 
 def run_demo(
@@ -152,7 +166,7 @@ def run_demo(
 
     notify("report", "all")
     report, charts = _report(settings, day, summaries)
-    return DemoResult(day, home, summaries, report, charts)
+    return DemoResult(day, home, summaries, report, charts, demo_environment(settings))
 
 
 def _scaled_users(dataset: str, scale: float) -> int | None:

@@ -36,3 +36,19 @@ def test_the_demo_reconciles_on_kafka_hdfs_and_spark(
     game = summary["datasets"]["gamelogs"]
     assert game["tables"]["lol_analysis_log"] == game["lake_rows"] > 0
     assert Path(summary["report"]).is_file()
+
+    # The demo's topics and lake are its own; the settings it prints find them.
+    assert summary["env"]["BDP_LAKE__URL"] == f"{hdfs_lake_url}/demo"
+    status = subprocess.run(
+        [sys.executable, "-m", "bdp", "--home", summary["home"], "status", "--json"],
+        env={**env, **summary["env"]},
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr.decode()[-3000:]
+    seen = orjson.loads(status.stdout)
+    for name, figures in summary["datasets"].items():
+        assert seen["topics"][name]["records"] == figures["generated"], name
+        assert seen["topics"][name]["lag"] == 0, name
+        assert sum(seen["lake"][name]["raw"].values()) == figures["lake_rows"], name

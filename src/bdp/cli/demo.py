@@ -70,13 +70,17 @@ def demo(
     console.print(f"\nDone in {time.perf_counter() - began:.1f} s. Data home: [cyan]{home}[/]")
     if result.report:
         console.print(f"Report: [cyan]{result.report}[/]  ({len(result.charts)} charts beside it)")
+    # The demo's topics and lake may live outside its home (a real broker, HDFS): the
+    # commands carry the settings that find them.
+    bdp = " ".join([*(f"{k}={v}" for k, v in result.env.items()), f"bdp --home {home}"])
     console.print(
         "\nTry next:\n"
-        f"  bdp --home {home} status\n"
-        f'  bdp --home {home} query "SELECT champion, count(*) AS events, max(deathCount) '
+        f"  {bdp} status\n"
+        f'  {bdp} query "SELECT champion, count(*) AS events, max(deathCount) '
         f'AS max_deaths FROM lol_analysis_log GROUP BY champion ORDER BY events DESC"\n'
-        f'  bdp --home {home} query "SELECT * FROM hotel_gender_daily"\n'
-        f"  bdp --home {home} etl run gamelogs --date {day}   # idempotent: same rows again"
+        f'  {bdp} query "SELECT * FROM hotel_gender_daily"\n'
+        f"  {bdp} etl run gamelogs --date {day}   # idempotent: same rows again",
+        soft_wrap=True,
     )
 
 
