@@ -119,6 +119,9 @@ class WarehouseSettings(_Section):
     backend: str = "duckdb"
     url: str = ""
     """Backend location; empty means `<home>/warehouse.duckdb`."""
+    lock_timeout_s: float = Field(default=60.0, ge=0)
+    """How long an operation on the embedded warehouse waits for another process that
+    holds its file (a load in progress, a query) before it gives up."""
 
 
 class Settings(_Section):

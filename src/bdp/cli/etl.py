@@ -8,7 +8,7 @@ import typer
 
 from bdp.cli.app import state
 from bdp.cli.options import DateOption, JsonOption, day_or_yesterday
-from bdp.cli.output import console, print_json, table
+from bdp.cli.output import console, print_json, table, waiting_for
 
 __all__ = ["register"]
 
@@ -37,6 +37,7 @@ def run(
     from bdp.etl import run_etl
     from bdp.etl.runs import stale_days
     from bdp.lake import open_lake
+    from bdp.warehouse import open_warehouse
 
     settings = state(ctx).settings
     if stale and date is not None:
@@ -48,7 +49,8 @@ def run(
         jobs = [(name, d) for name in names for d in stale_days(settings, lake, name)]
     else:
         jobs = [(name, day) for name in names]
-    results = [run_etl(settings, name, d) for name, d in jobs]
+    with open_warehouse(settings, on_wait=waiting_for("warehouse")) as warehouse:
+        results = [run_etl(settings, name, d, warehouse=warehouse) for name, d in jobs]
     if json:
         by_dataset: dict[str, dict] = {}
         for r in results:

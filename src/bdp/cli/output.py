@@ -10,7 +10,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["console", "print_json", "report_error", "table"]
+__all__ = ["console", "print_json", "report_error", "table", "waiting_for"]
 
 console = Console()
 errors = Console(stderr=True)
@@ -23,6 +23,15 @@ def print_json(payload: Any) -> None:
         ).decode()
         + "\n"
     )
+
+
+def waiting_for(what: str):
+    """A callback that tells the user, on stderr, that bdp waits for `what`."""
+
+    def notify(reason: str) -> None:
+        errors.print(f"[dim]waiting for the {what}: in use by {reason}[/]", highlight=False)
+
+    return notify
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:

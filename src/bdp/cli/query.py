@@ -8,7 +8,7 @@ import typer
 
 from bdp.cli.app import state
 from bdp.cli.options import JsonOption
-from bdp.cli.output import console, print_json, table
+from bdp.cli.output import console, print_json, table, waiting_for
 
 __all__ = ["register"]
 
@@ -19,10 +19,10 @@ def query(
     json: JsonOption = False,
     limit: Annotated[int, typer.Option(min=1, help="Rows to print (table output only).")] = 50,
 ) -> None:
-    """Run SQL on the warehouse and print the result."""
+    """Run read-only SQL on the warehouse and print the result."""
     from bdp.warehouse import open_warehouse
 
-    with open_warehouse(state(ctx).settings) as warehouse:
+    with open_warehouse(state(ctx).settings, on_wait=waiting_for("warehouse")) as warehouse:
         result = warehouse.query(sql)
     if json:
         print_json(result.to_pylist())

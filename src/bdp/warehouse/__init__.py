@@ -31,13 +31,15 @@ __all__ = [
 ]
 
 
-def _open_duckdb(settings: Settings) -> Warehouse:
+def _open_duckdb(settings: Settings, on_wait: Callable[[str], None] | None) -> Warehouse:
     from bdp.warehouse.duckdb import DuckDBWarehouse
 
-    return DuckDBWarehouse(settings.paths.warehouse)
+    return DuckDBWarehouse(
+        settings.paths.warehouse, lock_timeout_s=settings.warehouse.lock_timeout_s, on_wait=on_wait
+    )
 
 
-def _open_mysql(settings: Settings) -> Warehouse:
+def _open_mysql(settings: Settings, on_wait: Callable[[str], None] | None) -> Warehouse:
     try:
         import pymysql  # noqa: F401
         import sqlalchemy  # noqa: F401
@@ -48,15 +50,17 @@ def _open_mysql(settings: Settings) -> Warehouse:
     )
 
 
-WAREHOUSES: dict[str, Callable[[Settings], Warehouse]] = {
+WAREHOUSES: dict[str, Callable[[Settings, Callable[[str], None] | None], Warehouse]] = {
     "duckdb": _open_duckdb,
     "mysql": _open_mysql,
 }
 
 
-def open_warehouse(settings: Settings) -> Warehouse:
+def open_warehouse(settings: Settings, on_wait: Callable[[str], None] | None = None) -> Warehouse:
+    """The configured warehouse; `on_wait` hears when an operation has to wait for
+    another process (the embedded warehouse's file is held by a load)."""
     try:
         factory = WAREHOUSES[settings.warehouse.backend]
     except KeyError:
         raise UnknownNameError("warehouse", settings.warehouse.backend, list(WAREHOUSES)) from None
-    return factory(settings)
+    return factory(settings, on_wait)

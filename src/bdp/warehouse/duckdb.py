@@ -1,8 +1,18 @@
-"""The embedded warehouse: one DuckDB database file, loaded straight from Parquet."""
+"""The embedded warehouse: one DuckDB database file, loaded straight from Parquet.
+
+DuckDB lets one process write a database file, or several read it, never both at once.
+So that queries can run between a day's loads (and an ETL can run while someone
+queries), every operation opens the file for just as long as it takes: loads read-write,
+everything else read-only. An operation that finds the file held by another process
+waits for it, up to `lock_timeout_s`, then fails naming the holder.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import re
+import time
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,7 +30,14 @@ from bdp.warehouse.base import (
     check_table_name,
 )
 
-__all__ = ["DuckDBWarehouse"]
+__all__ = ["DuckDBWarehouse", "WarehouseLockedError"]
+
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 1.0
+
+
+class WarehouseLockedError(WarehouseError):
+    """Another process held the warehouse file for longer than the lock timeout."""
 
 
 def _quote(name: str) -> str:
@@ -31,97 +48,167 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _is_lock_conflict(exc: duckdb.Error) -> bool:
+    return "Could not set lock on file" in str(exc)
+
+
+def _holder(exc: duckdb.Error) -> str:
+    """Who holds the file, from DuckDB's message: "PID 123 (/usr/bin/python3)"."""
+    found = re.search(r"lock is held in (.+?) \(PID (\d+)\)", str(exc))
+    return f"PID {found[2]} ({found[1]})" if found else str(exc)
+
+
 class DuckDBWarehouse(Warehouse):
     capabilities = WarehouseCapabilities(reads_parquet=True, transactional_ddl=True)
 
-    def __init__(self, path: str | Path, *, memory_limit_mb: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        memory_limit_mb: int | None = None,
+        lock_timeout_s: float = 60.0,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        """`on_wait` is called once per operation that has to wait for another
+        process, with who holds the file."""
+        self.path = str(path)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Rows of a table have no order to keep; letting DuckDB insert in parallel without
         # one also spares the checkpoint a rewrite of every loaded row group.
-        config: dict[str, Any] = {
+        self._config: dict[str, Any] = {
             "preserve_insertion_order": False,
             # Curated files are loaded once; caching them in DuckDB's pool only costs memory.
             "enable_external_file_cache": False,
         }
         if memory_limit_mb:
-            config["memory_limit"] = f"{memory_limit_mb}MB"
-        try:
-            self._conn = duckdb.connect(str(path), config=config)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
-        # Timestamps are stored as instants; UTC keeps what queries show unambiguous.
-        self._run("SET TimeZone = 'UTC'")
-        self.path = str(path)
+            self._config["memory_limit"] = f"{memory_limit_mb}MB"
+        self.lock_timeout_s = lock_timeout_s
+        self._on_wait = on_wait
 
-    def _run(self, sql: str) -> list[tuple[Any, ...]]:
+    @contextlib.contextmanager
+    def _connection(self, *, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        conn = self._open(write=write)
+        try:
+            # Timestamps are stored as instants; UTC keeps what queries show unambiguous.
+            conn.execute("SET TimeZone = 'UTC'")
+            yield conn
+        finally:
+            conn.close()
+
+    def _open(self, *, write: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout_s
+        pause, waited = RETRY_FIRST_S, False
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=not write, config=self._config)
+            except duckdb.Error as exc:
+                if not _is_lock_conflict(exc):
+                    raise WarehouseError(f"cannot open warehouse {self.path}: {exc}") from exc
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"warehouse {self.path} is in use by another process "
+                        f"(waited {self.lock_timeout_s:g} s; "
+                        f"`warehouse.lock_timeout_s` sets how long): {_holder(exc)}"
+                    ) from exc
+                if not waited and self._on_wait is not None:
+                    self._on_wait(_holder(exc))
+                waited = True
+                # DuckDB offers no way to block on its file lock: poll, backing off.
+                time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                pause = min(pause * 2, RETRY_MAX_S)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        """A read-only connection, or None while no load has created the file yet."""
+        if not Path(self.path).exists():
+            yield None
+            return
+        with self._connection(write=False) as conn:
+            yield conn
+
+    @staticmethod
+    def _run(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
         # Fetch everything: DuckDB refuses new work while a result is left unread.
-        return self._conn.execute(sql).fetchall()
+        return conn.execute(sql).fetchall()
 
     def replace_partition(self, table: str, dt: date, parquet_uris: list[str]) -> int:
         check_table_name(table)
-        exists = table in self.tables()
-        if not parquet_uris and not exists:
-            return 0  # nothing to take a schema from, and no rows to remove
-        target, day = _quote(table), f"DATE {_literal(dt.isoformat())}"
-        files = ", ".join(_literal(uri) for uri in parquet_uris)
-        # The files sit under `dt=D/`: without this, DuckDB would add that as a column.
-        source = f"read_parquet([{files}], hive_partitioning = false)"
-        try:
-            self._run("BEGIN TRANSACTION")
-            if not exists:
-                self._run(
-                    f"CREATE TABLE {target} AS SELECT *, CAST(NULL AS DATE) AS "
-                    f"{PARTITION_COLUMN} FROM {source} LIMIT 0"
-                )
-            elif parquet_uris:
-                self._add_new_columns(table, source)
-            self._run(f"DELETE FROM {target} WHERE {PARTITION_COLUMN} = {day}")
-            loaded = 0
-            if parquet_uris:
-                [(loaded,)] = self._run(
-                    f"INSERT INTO {target} BY NAME SELECT *, {day} AS {PARTITION_COLUMN} "
-                    f"FROM {source}"
-                )
-            self._run("COMMIT")
-        except duckdb.Error as exc:
-            self._rollback()
-            raise WarehouseError(f"loading {table} dt={dt}: {exc}") from exc
+        with self._connection(write=True) as conn:
+            exists = table in self._tables(conn)
+            if not parquet_uris and not exists:
+                return 0  # nothing to take a schema from, and no rows to remove
+            target, day = _quote(table), f"DATE {_literal(dt.isoformat())}"
+            files = ", ".join(_literal(uri) for uri in parquet_uris)
+            # The files sit under `dt=D/`: without this, DuckDB would add that as a column.
+            source = f"read_parquet([{files}], hive_partitioning = false)"
+            try:
+                self._run(conn, "BEGIN TRANSACTION")
+                if not exists:
+                    self._run(
+                        conn,
+                        f"CREATE TABLE {target} AS SELECT *, CAST(NULL AS DATE) AS "
+                        f"{PARTITION_COLUMN} FROM {source} LIMIT 0",
+                    )
+                elif parquet_uris:
+                    self._add_new_columns(conn, table, source)
+                self._run(conn, f"DELETE FROM {target} WHERE {PARTITION_COLUMN} = {day}")
+                loaded = 0
+                if parquet_uris:
+                    [(loaded,)] = self._run(
+                        conn,
+                        f"INSERT INTO {target} BY NAME SELECT *, {day} AS {PARTITION_COLUMN} "
+                        f"FROM {source}",
+                    )
+                self._run(conn, "COMMIT")
+            except duckdb.Error as exc:
+                # The transaction may never have started, or DuckDB may have ended it.
+                with contextlib.suppress(duckdb.Error):
+                    self._run(conn, "ROLLBACK")
+                raise WarehouseError(f"loading {table} dt={dt}: {exc}") from exc
         return int(loaded)
 
-    def _rollback(self) -> None:
-        # The transaction may never have started, or DuckDB may have ended it already.
-        with contextlib.suppress(duckdb.Error):
-            self._run("ROLLBACK")
-
-    def _add_new_columns(self, table: str, source: str) -> None:
+    def _add_new_columns(self, conn: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
         # Additive schema change (a transform gained a column): older days read NULL.
-        have = {row[0] for row in self._run(f"DESCRIBE {_quote(table)}")}
-        for name, kind, *_ in self._run(f"DESCRIBE SELECT * FROM {source}"):
+        have = {row[0] for row in self._run(conn, f"DESCRIBE {_quote(table)}")}
+        for name, kind, *_ in self._run(conn, f"DESCRIBE SELECT * FROM {source}"):
             if name not in have:
-                self._run(f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(name)} {kind}")
+                self._run(conn, f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(name)} {kind}")
 
     def query(self, sql: str) -> pa.Table:
-        try:
-            relation = self._conn.sql(sql)
-            return relation.to_arrow_table() if relation is not None else pa.table({})
-        except duckdb.Error as exc:
-            raise QueryError(str(exc), sql) from exc
+        """Queries read: the warehouse's tables change only through loads."""
+        with self._reading() as conn:
+            if conn is None:
+                raise NotFoundError(
+                    f"no warehouse yet at {self.path}: load a day first (`bdp etl run` or "
+                    "`bdp demo`)"
+                )
+            try:
+                relation = conn.sql(sql)
+                return relation.to_arrow_table() if relation is not None else pa.table({})
+            except duckdb.Error as exc:
+                raise QueryError(str(exc), sql) from exc
 
     def tables(self) -> list[str]:
+        with self._reading() as conn:
+            return [] if conn is None else self._tables(conn)
+
+    def _tables(self, conn: duckdb.DuckDBPyConnection) -> list[str]:
         rows = self._run(
+            conn,
             "SELECT table_name FROM information_schema.tables "
             "WHERE table_schema = 'main' AND table_catalog = current_database() "
-            "ORDER BY table_name"
+            "ORDER BY table_name",
         )
         return [row[0] for row in rows]
 
     def row_count(self, table: str, dt: date | None = None) -> int:
         check_table_name(table)
-        if table not in self.tables():
-            raise NotFoundError(f"no table {table!r} in the warehouse")
-        where = f" WHERE {PARTITION_COLUMN} = DATE {_literal(dt.isoformat())}" if dt else ""
-        [(count,)] = self._run(f"SELECT count(*) FROM {_quote(table)}{where}")
+        with self._reading() as conn:
+            if conn is None or table not in self._tables(conn):
+                raise NotFoundError(f"no table {table!r} in the warehouse")
+            where = f" WHERE {PARTITION_COLUMN} = DATE {_literal(dt.isoformat())}" if dt else ""
+            [(count,)] = self._run(conn, f"SELECT count(*) FROM {_quote(table)}{where}")
         return int(count)
 
     def close(self) -> None:
-        self._conn.close()
+        """Nothing stays open between operations."""
