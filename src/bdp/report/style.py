@@ -7,10 +7,12 @@ not depend on the process's configured backend.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -34,6 +36,9 @@ WIDTH_PX = 1200
 HEIGHT_PX = 700
 HANGUL_PROBE = "야놀자광고"
 """Hangul syllables a font must draw, each with its own glyph, to render the ad names."""
+
+BUNDLED_FONTS_PACKAGE = "koreanize_matplotlib"
+"""A dependency that ships Nanum Gothic (SIL Open Font License) as TTF files."""
 
 _RC = {
     "font.size": 11,
@@ -75,17 +80,31 @@ def chart_style(*extra_families: str) -> Iterator[None]:
         yield
 
 
+def _add_bundled_hangul_fonts(font_manager: Any) -> None:
+    """Make the Nanum Gothic files of `BUNDLED_FONTS_PACKAGE` known to matplotlib.
+
+    Only the files are used: importing that package would change matplotlib's global
+    settings (and it imports `distutils`, gone from newer Pythons).
+    """
+    spec = importlib.util.find_spec(BUNDLED_FONTS_PACKAGE)
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        for path in sorted(Path(location, "fonts").glob("NanumGothic*.ttf")):
+            font_manager.fontManager.addfont(str(path))
+
+
 @lru_cache(maxsize=1)
 def hangul_font() -> str | None:
-    """Family name of an installed font that has Hangul glyphs, or None.
+    """Family name of a font that has Hangul glyphs, or None.
 
-    Checked by glyph coverage rather than by family name, so any Korean-capable font
-    counts, whatever it is called. Fallback fonts map whole Unicode blocks to one
-    placeholder glyph, so the probe syllables must also map to distinct glyphs.
+    The Nanum Gothic that bdp depends on joins the installed fonts first. Checked
+    by glyph coverage rather than by family name, so any Korean-capable font counts,
+    whatever it is called. Fallback fonts map whole Unicode blocks to one placeholder
+    glyph, so the probe syllables must also map to distinct glyphs.
     """
     from matplotlib import font_manager
     from matplotlib.ft2font import FT2Font
 
+    _add_bundled_hangul_fonts(font_manager)
     wanted = [ord(char) for char in HANGUL_PROBE]
     for entry in font_manager.fontManager.ttflist:
         try:

@@ -124,12 +124,23 @@ def test_every_query_filters_on_the_day(report: Report, sql_log: list[str]) -> N
         assert f"dt = DATE '{DAY.isoformat()}'" in sql, sql
 
 
-def test_ad_names_fall_back_to_id_prefixes_without_a_hangul_font(page: str) -> None:
+def test_ad_names_are_drawn_with_the_bundled_hangul_font(page: str) -> None:
     from bdp.report.style import hangul_font
 
-    if hangul_font() is not None:
-        pytest.skip("a Hangul font is installed; names are drawn as they are")
-    assert "c41d7e93 = 로스트아크" in page
+    assert hangul_font() is not None  # Nanum Gothic comes with bdp's dependencies
+    assert "labelled by ad_id prefix" not in page
+
+
+def test_ad_names_fall_back_to_id_prefixes_without_a_hangul_font() -> None:
+    from bdp.report.charts.ads import ad_labels
+
+    labels, note = ad_labels(["c41d7e93-aaaa", None], ["로스트아크", None], can_draw_names=False)
+    assert labels == ["c41d7e93", "?"]
+    assert note is not None and "c41d7e93 = 로스트아크" in note and "? = (no name)" in note
+    assert ad_labels(["c41d7e93-aaaa"], ["로스트아크"], can_draw_names=True) == (
+        ["로스트아크"],
+        None,
+    )
 
 
 def test_an_empty_warehouse_gives_a_report_of_skips(tmp_path: Path, open_query: OpenQuery) -> None:
