@@ -118,11 +118,12 @@ class DuckDBWarehouse(Warehouse):
                 pause = min(pause * 2, RETRY_MAX_S)
 
     @contextlib.contextmanager
-    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
-        """A read-only connection, or None while no load has created the file yet."""
+    def _reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection; before the first load, to a new, empty warehouse."""
         if not Path(self.path).exists():
-            yield None
-            return
+            # DuckDB opens only existing files read-only: create the empty database.
+            with self._connection(write=True):
+                pass
         with self._connection(write=False) as conn:
             yield conn
 
@@ -177,11 +178,6 @@ class DuckDBWarehouse(Warehouse):
     def query(self, sql: str) -> pa.Table:
         """Queries read: the warehouse's tables change only through loads."""
         with self._reading() as conn:
-            if conn is None:
-                raise NotFoundError(
-                    f"no warehouse yet at {self.path}: load a day first (`bdp etl run` or "
-                    "`bdp demo`)"
-                )
             try:
                 relation = conn.sql(sql)
                 return relation.to_arrow_table() if relation is not None else pa.table({})
@@ -190,7 +186,7 @@ class DuckDBWarehouse(Warehouse):
 
     def tables(self) -> list[str]:
         with self._reading() as conn:
-            return [] if conn is None else self._tables(conn)
+            return self._tables(conn)
 
     def _tables(self, conn: duckdb.DuckDBPyConnection) -> list[str]:
         rows = self._run(
@@ -204,7 +200,7 @@ class DuckDBWarehouse(Warehouse):
     def row_count(self, table: str, dt: date | None = None) -> int:
         check_table_name(table)
         with self._reading() as conn:
-            if conn is None or table not in self._tables(conn):
+            if table not in self._tables(conn):
                 raise NotFoundError(f"no table {table!r} in the warehouse")
             where = f" WHERE {PARTITION_COLUMN} = DATE {_literal(dt.isoformat())}" if dt else ""
             [(count,)] = self._run(conn, f"SELECT count(*) FROM {_quote(table)}{where}")
