@@ -12,6 +12,7 @@ from bdp.config import load_settings
 from bdp.datasets import get_dataset
 from bdp.errors import MissingExtraError, UnknownNameError
 from bdp.etl.engine import ENGINES, open_engine
+from bdp.etl.engine.base import DataFrame
 from bdp.etl.engine.duckdb import DuckDBEngine, duckdb_type
 from bdp.etl.schema import raw_fields
 
@@ -73,14 +74,18 @@ def test_write_parquet_creates_the_directory(engine: DuckDBEngine, tmp_path: Pat
     assert sorted(table.column("ip").to_pylist()) == ["1", "2"]
 
 
-def test_read_parquet_gives_back_the_names_and_types_written(
-    engine: DuckDBEngine, tmp_path: Path
-) -> None:
-    source = tmp_path / "web.jsonl"
+def typed_web(engine: DuckDBEngine, source: Path) -> DataFrame:
+    """Two typed web requests read from `source`, written there first."""
     source.write_bytes(encode(WEB, source.name))
     raw = engine.read_raw(get_dataset("weblogs"), [str(source)])
     F = engine.functions
-    typed = raw.select(F.col("sessionID"), F.col("responseCode").cast("int").alias("responseCode"))
+    return raw.select(F.col("sessionID"), F.col("responseCode").cast("int").alias("responseCode"))
+
+
+def test_read_parquet_gives_back_the_names_and_types_written(
+    engine: DuckDBEngine, tmp_path: Path
+) -> None:
+    typed = typed_web(engine, tmp_path / "web.jsonl")
     # A curated partition's directory: its `dt=` is not read as a column.
     folder = tmp_path / "curated" / "t" / "dt=2024-04-16"
     engine.write_parquet(typed, str(folder))
@@ -140,10 +145,7 @@ def test_materialize_keeps_names_and_typed_rows_until_released(
     engine: DuckDBEngine, tmp_path: Path
 ) -> None:
     source = tmp_path / "web.jsonl"
-    source.write_bytes(encode(WEB, source.name))
-    raw = engine.read_raw(get_dataset("weblogs"), [str(source)])
-    F = engine.functions
-    typed = raw.select(F.col("sessionID"), F.col("responseCode").cast("int").alias("responseCode"))
+    typed = typed_web(engine, source)
     kept = engine.materialize(typed)
     assert kept.columns == ["sessionID", "responseCode"]
     source.unlink()  # the kept rows no longer need the raw file

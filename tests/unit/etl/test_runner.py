@@ -21,6 +21,12 @@ DAY = dt.date(2024, 4, 16)
 BEFORE = DAY - dt.timedelta(days=1)
 
 
+WEB_REQUEST = (
+    '{"ip":"1","datetime":"2024-04-16T00:00:00.000Z","method":"GET","url":"/",'
+    '"responseCode":200,"responseTime":5,"sessionID":"s"}'
+)
+
+
 def hotel(id_: str, day: dt.date = DAY, method: str = "/") -> str:
     return (
         f'{{"id":"{id_}","ip":"192.168.0.1","datetime":"{day.isoformat()}T01:00:00.000Z",'
@@ -152,16 +158,7 @@ def test_successful_runs_are_listed_newest_first(settings, lake, engine) -> None
 def test_engine_opened_from_settings_is_closed(
     settings: Settings, lake: LocalLake, tmp_path: Path
 ) -> None:
-    write_raw(
-        lake,
-        "weblogs",
-        DAY,
-        "part-00000-0-0.jsonl",
-        [
-            '{"ip":"1","datetime":"2024-04-16T00:00:00.000Z","method":"GET","url":"/",'
-            '"responseCode":200,"responseTime":5,"sessionID":"s"}'
-        ],
-    )
+    write_raw(lake, "weblogs", DAY, "part-00000-0-0.jsonl", [WEB_REQUEST])
     result = run_etl(settings, "weblogs", DAY, lake=lake)
     assert result.tables == {"weblog_access_log": 1, "weblog_url_daily": 1}
     assert list((settings.paths.home / "tmp").iterdir()) == []  # engine scratch removed
@@ -181,15 +178,6 @@ def test_an_events_table_that_is_not_the_typed_rows_is_an_error(
         return frames
 
     monkeypatch.setattr(weblogs, "build", build)
-    write_raw(
-        lake,
-        "weblogs",
-        DAY,
-        "part-00000-0-0.jsonl",
-        [
-            '{"ip":"1","datetime":"2024-04-16T00:00:00.000Z","method":"GET","url":"/",'
-            '"responseCode":200,"responseTime":5,"sessionID":"s"}'
-        ],
-    )
+    write_raw(lake, "weblogs", DAY, "part-00000-0-0.jsonl", [WEB_REQUEST])
     with pytest.raises(EtlError, match="weblog_access_log is declared the typed events"):
         run_etl(settings, "weblogs", DAY, lake=lake, engine=engine)
