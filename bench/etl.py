@@ -12,8 +12,9 @@ events/s and the child's peak RSS against the targets (1,000,000 events/s, 2 GB)
 Engines are measured side by side in one run; one that is not available (Spark without
 pyspark) is reported as such instead of failing the whole benchmark. Spark runs on
 `etl.spark_master` (local[2] by default); `--threads` and `--memory-limit-mb` apply to
-DuckDB only. "wall s" is the child process from start to exit, engine start-up (Spark's
-JVM) included; peak MB and CPU s include the JVM.
+DuckDB only (`--threads 1,2` measures how it scales with cores). "wall s" is the child
+process from start to exit, engine start-up (Spark's JVM) included; peak MB and CPU s
+include the JVM.
 """
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ def main() -> None:
         choices=["auto", "simulate", "synthetic"],
         help="raw events: the simulator, a synthetic generator, or the simulator when present",
     )
-    parser.add_argument("--threads", type=int, default=0, help="engine threads; 0 = all")
+    parser.add_argument(
+        "--threads",
+        default="0",
+        help="DuckDB threads, comma-separated to compare (e.g. 1,2); 0 = all cores",
+    )
     parser.add_argument("--memory-limit-mb", type=int, default=2048)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -74,16 +79,20 @@ def main() -> None:
             f"{raw_bytes / 1e6:,.0f} MB zstd, built in {time.perf_counter() - began:.1f} s"
         )
         rows = []
+        threads = [int(t) for t in args.threads.split(",")]
         for engine in args.engines.split(","):
-            job = {
-                "dataset": args.dataset,
-                "home": str(Path(home) / f"home-{engine}"),
-                "lake": str(Path(home) / "lake"),
-                "engine": engine,
-                "threads": args.threads,
-                "memory_limit_mb": args.memory_limit_mb,
-            }
-            rows.append((engine, _measure(job)))
+            # Thread counts apply to DuckDB; Spark's parallelism comes from its master URL.
+            for count in threads if engine == "duckdb" else [0]:
+                job = {
+                    "dataset": args.dataset,
+                    "home": str(Path(home) / f"home-{engine}-{count}"),
+                    "lake": str(Path(home) / "lake"),
+                    "engine": engine,
+                    "threads": count,
+                    "memory_limit_mb": args.memory_limit_mb,
+                }
+                label = f"{engine}/{count}t" if len(threads) > 1 and engine == "duckdb" else engine
+                rows.append((label, _measure(job)))
         _report(rows)
 
 
@@ -171,12 +180,12 @@ def _live_helpers() -> tuple[int, float]:
 
 def _report(rows: list[tuple[str, dict[str, object]]]) -> None:
     print(
-        f"{'engine':<8} {'ETL s':>8} {'events/s':>12} {'vs target':>9} {'peak MB':>8} "
+        f"{'engine':<10} {'ETL s':>8} {'events/s':>12} {'vs target':>9} {'peak MB':>8} "
         f"{'CPU s':>6} {'wall s':>7}  tables"
     )
     for engine, result in rows:
         if "error" in result:
-            print(f"{engine:<8} not available: {result['error']}")
+            print(f"{engine:<10} not available: {result['error']}")
             continue
         seconds = float(result["seconds"])  # type: ignore[arg-type]
         rate = int(result["raw_rows"]) / seconds  # type: ignore[call-overload]
@@ -186,14 +195,14 @@ def _report(rows: list[tuple[str, dict[str, object]]]) -> None:
         wall = float(result["process_wall_seconds"])  # type: ignore[arg-type]
         tables = ", ".join(f"{k}={v:,}" for k, v in result["tables"].items())  # type: ignore[attr-defined]
         print(
-            f"{engine:<8} {seconds:>8.2f} {rate:>12,.0f} "
+            f"{engine:<10} {seconds:>8.2f} {rate:>12,.0f} "
             f"{rate / TARGET_EVENTS_PER_SECOND:>8.2f}x {peak:>8,.0f} {cpu:>6.1f} "
             f"{wall:>7.2f}  {tables}"
         )
     for engine, result in rows:
         if "stages" in result:
             stages = "  ".join(f"{k} {v:.2f}s" for k, v in result["stages"].items())  # type: ignore[attr-defined]
-            print(f"{engine:<8} stages: {stages}")
+            print(f"{engine:<10} stages: {stages}")
     print(f"targets: >= {TARGET_EVENTS_PER_SECOND:,} raw events/s, peak <= {TARGET_PEAK_MB:,} MB")
 
 
