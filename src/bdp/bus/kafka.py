@@ -29,7 +29,9 @@ from bdp.bus.kafka_errors import (
     RecordTooLargeError,
     UnknownTopicDeliveryError,
     bus_error,
+    is_refusal,
     is_retriable,
+    refusal_error,
 )
 from bdp.bus.kafka_producer import KafkaProducer
 from bdp.bus.topics import check_topic_name
@@ -47,6 +49,8 @@ __all__ = [
 ]
 
 _SETTLE_PAUSE_S = 0.05
+_REFUSAL_CHECK_S = 0.2
+"""How often a pending admin call looks for a refusal the client reported."""
 """Pause between looks at the metadata while a created or deleted topic settles."""
 
 
@@ -63,6 +67,9 @@ class KafkaBus(Bus):
         self._names = Names(self.settings.namespace)
         self._client = load_client()
         self._admin_client: Any = None
+        self._refused: Any = None
+        """The last refusal the client reported (wrong credentials), which it otherwise
+        only logs: calls that then time out report it instead of an absent broker."""
 
     # -- topics ----------------------------------------------------------------------
 
@@ -220,31 +227,49 @@ class KafkaBus(Bus):
     @property
     def _admin(self) -> Any:
         if self._admin_client is None:
-            self._admin_client = self._client.admin.AdminClient(admin_config(self.settings))
+            self._admin_client = self._client.admin.AdminClient(
+                admin_config(self.settings, self._on_admin_error)
+            )
         return self._admin_client
 
+    def _on_admin_error(self, error: Any) -> None:
+        if is_refusal(error):
+            self._refused = error
+
+    def _check_refused(self, action: str) -> None:
+        self._admin.poll(0)  # serve the client's callbacks, `_on_admin_error` among them
+        if self._refused is not None:
+            raise refusal_error(self._refused, action, self.settings.bootstrap_servers)
+
     def _result(self, future: Any, action: str) -> Any:
+        # The client enforces its request timeout; the margin only guards a stuck call.
+        deadline = time.monotonic() + self._timeout + 5
         try:
-            # The client enforces its request timeout; the margin only guards a stuck call.
-            return future.result(timeout=self._timeout + 5)
+            while True:
+                try:
+                    return future.result(timeout=_REFUSAL_CHECK_S)
+                except TimeoutError:
+                    # A refused client would otherwise wait out the whole timeout.
+                    self._check_refused(action)
+                    if time.monotonic() >= deadline:
+                        raise BrokerUnavailableError(
+                            f"{action}: no answer from {self.settings.bootstrap_servers} "
+                            f"within {self._timeout:g} s",
+                            self.settings.bootstrap_servers,
+                        ) from None
         except self._client.KafkaException as exc:
+            self._check_refused(action)
             raise bus_error(exc, action, self.settings.bootstrap_servers, self._timeout) from None
-        except TimeoutError:
-            raise BrokerUnavailableError(
-                f"{action}: no answer from {self.settings.bootstrap_servers} within"
-                f" {self._timeout:g} s",
-                self.settings.bootstrap_servers,
-            ) from None
         finally:
             self._admin.poll(0)  # serve the client's log lines
 
     def _metadata(self, physical: str | None = None) -> Any:
+        action = "read the cluster metadata"
         try:
             return self._admin.list_topics(topic=physical, timeout=self._timeout)
         except self._client.KafkaException as exc:
-            raise bus_error(
-                exc, "read the cluster metadata", self.settings.bootstrap_servers, self._timeout
-            ) from None
+            self._check_refused(action)
+            raise bus_error(exc, action, self.settings.bootstrap_servers, self._timeout) from None
         finally:
             self._admin.poll(0)
 

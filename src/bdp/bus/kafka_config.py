@@ -69,9 +69,14 @@ def _with_options(config: dict[str, Any], settings: BusSettings) -> dict[str, An
     return config
 
 
-def admin_config(settings: BusSettings) -> dict[str, Any]:
-    # Asking about a topic must never create it (the admin client is a producer inside).
-    return _with_options({**_common(settings), "allow.auto.create.topics": False}, settings)
+def admin_config(settings: BusSettings, on_error: Any) -> dict[str, Any]:
+    config = {
+        **_common(settings),
+        # Asking about a topic must never create it (the admin client is a producer inside).
+        "allow.auto.create.topics": False,
+        "error_cb": on_error,
+    }
+    return _with_options(config, settings)
 
 
 def producer_config(settings: BusSettings, on_delivery: Any, on_error: Any) -> dict[str, Any]:

@@ -18,10 +18,13 @@ __all__ = [
     "DeliveryError",
     "KafkaBusError",
     "RecordTooLargeError",
+    "RefusedDeliveryError",
     "UnknownTopicDeliveryError",
     "bus_error",
     "delivery_error",
+    "is_refusal",
     "is_retriable",
+    "refusal_error",
 ]
 
 _UNREACHABLE = {"_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT", "_RESOLVE", "_WAIT_COORD"}
@@ -78,6 +81,10 @@ class DeliveryError(KafkaBusError):
         self.topic, self.failed = topic, failed
 
 
+class RefusedDeliveryError(DeliveryError, BusAuthorizationError):
+    """The broker refused to take the records from this client (an ACL, say)."""
+
+
 class RecordTooLargeError(DeliveryError):
     """A record is larger than the producer or the topic accepts."""
 
@@ -99,6 +106,22 @@ def is_retriable(error: Any) -> bool:
     """Whether the failure (a client error or its name) is the broker being away or busy,
     which passes by itself."""
     return (error if isinstance(error, str) else _describe(error)[0]) in _RETRIABLE
+
+
+def is_refusal(error: Any) -> bool:
+    """Whether the broker refused the credentials or the operation."""
+    return _describe(error)[0] in _AUTHORIZATION
+
+
+def refusal_error(error: Any, action: str, bootstrap_servers: str) -> BusAuthorizationError:
+    """The bdp error for a call that failed because the broker refused the client."""
+    code, reason = _describe(error)
+    return BusAuthorizationError(
+        f"{action}: the broker at {bootstrap_servers} refused this client ({reason}); "
+        "check the security settings in bus.client_options",
+        code,
+        reason,
+    )
 
 
 def bus_error(error: Any, action: str, bootstrap_servers: str, timeout_s: float) -> BdpError:
@@ -134,5 +157,11 @@ def delivery_error(error: Any, topic: str, failed: int) -> DeliveryError:
     if code in _UNKNOWN_TOPIC:
         return UnknownTopicDeliveryError(what, topic, failed, code, reason)
     if code in _AUTHORIZATION:
-        return DeliveryError(what + " (not authorized)", topic, failed, code, reason)
+        return RefusedDeliveryError(
+            what + "; the broker refused this client: check its ACLs and bus.client_options",
+            topic,
+            failed,
+            code,
+            reason,
+        )
     return DeliveryError(what, topic, failed, code, reason)
