@@ -8,7 +8,7 @@ import typer
 
 from bdp.cli.app import state
 from bdp.cli.options import DateOption, JsonOption, day_or_yesterday
-from bdp.cli.output import console, print_json, table, waiting_for
+from bdp.cli.output import activity, console, print_json, table, waiting_for
 
 __all__ = ["register"]
 
@@ -49,8 +49,14 @@ def run(
         jobs = [(name, d) for name in names for d in stale_days(settings, lake, name)]
     else:
         jobs = [(name, day) for name in names]
-    with open_warehouse(settings, on_wait=waiting_for("warehouse")) as warehouse:
-        results = [run_etl(settings, name, d, warehouse=warehouse) for name, d in jobs]
+    results = []
+    with (
+        activity("etl", enabled=not json) as show,
+        open_warehouse(settings, on_wait=waiting_for("warehouse")) as warehouse,
+    ):
+        for done, (name, d) in enumerate(jobs):
+            show(f"etl {name} {d} ({done + 1}/{len(jobs)})")
+            results.append(run_etl(settings, name, d, warehouse=warehouse))
     if json:
         by_dataset: dict[str, dict] = {}
         for r in results:

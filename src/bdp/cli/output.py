@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-__all__ = ["console", "print_json", "report_error", "table", "waiting_for"]
+__all__ = ["activity", "console", "print_json", "report_error", "table", "waiting_for"]
 
 console = Console()
 errors = Console(stderr=True)
@@ -23,6 +25,20 @@ def print_json(payload: Any) -> None:
         ).decode()
         + "\n"
     )
+
+
+@contextmanager
+def activity(description: str, enabled: bool = True) -> Iterator[Callable[[str], None]]:
+    """A spinner with the elapsed time on stderr while long work runs, gone when it ends;
+    yields a function that replaces its text. Off for `--json` (`enabled=False`) and
+    when stderr is not a terminal, so output for machines stays clean."""
+    if not enabled or not errors.is_terminal:
+        yield lambda text: None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+        yield lambda text: progress.update(task, description=text)
 
 
 def waiting_for(what: str):

@@ -10,7 +10,7 @@ import typer
 
 from bdp.cli.app import state
 from bdp.cli.options import DateOption, JsonOption, day_or_yesterday
-from bdp.cli.output import console, print_json
+from bdp.cli.output import activity, console, print_json
 
 __all__ = ["register"]
 
@@ -69,10 +69,19 @@ def simulate(
         **({"start_spread_seconds": min(120.0, minutes * 6)} if minutes is not None else {}),
     )
     began = time.perf_counter()
-    with open_bus(settings) as bus:
+    with (
+        activity(f"simulate {dataset}", enabled=not json) as show,
+        open_bus(settings) as bus,
+    ):
         bus.create_topic(topic)
         with bus.producer() as producer:
-            generated = send_events(producer, topic, generate(dataset, params), realtime=realtime)
+            generated = send_events(
+                producer,
+                topic,
+                generate(dataset, params),
+                realtime=realtime,
+                on_block=lambda sent: show(f"simulate {dataset}: {sent:,} events sent"),
+            )
     seconds = time.perf_counter() - began
     if json:
         print_json({"dataset": dataset, "generated": generated, "seconds": round(seconds, 3)})

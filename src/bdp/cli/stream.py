@@ -12,7 +12,7 @@ import typer
 
 from bdp.cli.app import state
 from bdp.cli.options import JsonOption
-from bdp.cli.output import console, print_json, table
+from bdp.cli.output import activity, console, print_json, table
 
 __all__ = ["register"]
 
@@ -78,10 +78,16 @@ def run(
             settings, names, settings.stream.workers, until_idle=until_idle, stop=stop
         )
     else:
-        with open_bus(settings) as bus:
+        with activity("stream", enabled=not json) as show, open_bus(settings) as bus:
             job = StreamJob(settings, bus, open_lake(settings), names)
+
+            def progress(*_: object) -> None:
+                landed = sum(stat.landed for stat in job.stats.values())
+                quarantined = sum(stat.quarantined for stat in job.stats.values())
+                show(f"stream: {landed:,} landed, {quarantined:,} quarantined")
+
             try:
-                stats = job.run(until_idle=until_idle, stop=stop)
+                stats = job.run(until_idle=until_idle, stop=stop, on_batch=progress)
             except KeyboardInterrupt:
                 stats = job.stats
     seconds = time.perf_counter() - began
