@@ -248,14 +248,41 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     def producer(self) -> Producer: ...
 
-    @abc.abstractmethod
     def consumer(
         self,
         group: str,
         topic: str,
         partitions: Sequence[int] | None = None,
         start: StartFrom = "earliest",
-    ) -> Consumer: ...
+        with_keys: bool = False,
+    ) -> Consumer:
+        """A consumer of `partitions` (all by default, each once), starting where the
+        group committed or else at `start`; `with_keys` fills `RecordBatch.keys`.
+        NotFoundError when the topic does not exist."""
+        if start not in ("earliest", "latest"):
+            raise ValueError(f"start must be 'earliest' or 'latest', got {start!r}")
+        if not isinstance(group, str) or not group:
+            raise ValueError(f"invalid group name {group!r}: use a non-empty string")
+        count = self.partitions(topic)
+        chosen = list(range(count)) if partitions is None else list(dict.fromkeys(partitions))
+        if not chosen:
+            raise ValueError("partitions must not be empty")
+        bad = [p for p in chosen if not isinstance(p, int) or not 0 <= p < count]
+        if bad:
+            raise ValueError(f"topic {topic!r} has partitions 0..{count - 1}, not {bad}")
+        return self._consumer(group, topic, count, chosen, start, with_keys)
+
+    @abc.abstractmethod
+    def _consumer(
+        self,
+        group: str,
+        topic: str,
+        count: int,
+        chosen: list[int],
+        start: StartFrom,
+        with_keys: bool,
+    ) -> Consumer:
+        """`consumer` with arguments checked: `chosen` of the topic's `count` partitions."""
 
     def apply_retention(self, now_ms: int | None = None) -> int:
         """Drop data past the retention limits; return how many records went."""

@@ -177,26 +177,15 @@ class KafkaBus(Bus):
         self._metadata()
         return KafkaProducer(self.settings, self._names)
 
-    def consumer(
+    def _consumer(
         self,
         group: str,
         topic: str,
-        partitions: Sequence[int] | None = None,
-        start: StartFrom = "earliest",
-        with_keys: bool = False,
+        count: int,
+        chosen: list[int],
+        start: StartFrom,
+        with_keys: bool,
     ) -> Consumer:
-        """A consumer of `partitions` (all by default); `with_keys` fills `RecordBatch.keys`."""
-        if start not in ("earliest", "latest"):
-            raise ValueError(f"start must be 'earliest' or 'latest', got {start!r}")
-        if not isinstance(group, str) or not group:
-            raise ValueError(f"invalid group name {group!r}: use a non-empty string")
-        count = self.partitions(topic)
-        chosen = list(range(count)) if partitions is None else list(dict.fromkeys(partitions))
-        if not chosen:
-            raise ValueError("partitions must not be empty")
-        bad = [p for p in chosen if not isinstance(p, int) or not 0 <= p < count]
-        if bad:
-            raise ValueError(f"topic {topic!r} has partitions 0..{count - 1}, not {bad}")
         client = self._client.Consumer(
             consumer_config(self.settings, self._names.physical(group), _ignore)
         )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 from bdp.bus.appender import PartitionLock, fsync_dir
@@ -113,24 +112,15 @@ class LocalBus(Bus):
             self.settings.fsync_interval_ms,
         )
 
-    def consumer(
+    def _consumer(
         self,
         group: str,
         topic: str,
-        partitions: Sequence[int] | None = None,
-        start: StartFrom = "earliest",
-        with_keys: bool = False,
+        count: int,
+        chosen: list[int],
+        start: StartFrom,
+        with_keys: bool,
     ) -> Consumer:
-        """A consumer of `partitions` (all by default); `with_keys` fills `RecordBatch.keys`."""
-        count = self.partitions(topic)
-        if not isinstance(group, str) or not group:
-            raise ValueError(f"invalid group name {group!r}: use a non-empty string")
-        chosen = list(range(count)) if partitions is None else list(dict.fromkeys(partitions))
-        if not chosen:
-            raise ValueError("partitions must not be empty")
-        bad = [p for p in chosen if not isinstance(p, int) or not 0 <= p < count]
-        if bad:
-            raise ValueError(f"topic {topic!r} has partitions 0..{count - 1}, not {bad}")
         return LocalConsumer(self.root, self._store, group, topic, count, chosen, start, with_keys)
 
     # -- retention -------------------------------------------------------------------
