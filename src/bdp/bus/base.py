@@ -72,7 +72,8 @@ class RecordBatch:
 class Producer(abc.ABC):
     """Appends records; thread-compatible, not thread-safe."""
 
-    @abc.abstractmethod
+    _closed = False
+
     def send_batch(
         self,
         topic: str,
@@ -82,8 +83,31 @@ class Producer(abc.ABC):
     ) -> None:
         """Queue records; keyed ones go to their key's partition, unkeyed ones spread.
 
-        Timestamps default to the wall clock at the call.
+        `values` may also be a pyarrow binary array. Timestamps default to the wall
+        clock at the call.
         """
+        from bdp.bus.records import normalise_timestamps
+
+        if self._closed:
+            raise ValueError("send_batch on a closed producer")
+        if isinstance(values, bytes | str):
+            raise ValueError("values must be a sequence of bytes, not a single value")
+        count = len(values)
+        if keys is not None and len(keys) != count:
+            raise ValueError(f"{len(keys)} keys for {count} values")
+        if count:
+            self._send_batch(topic, values, keys, normalise_timestamps(timestamps_ms, count))
+
+    @abc.abstractmethod
+    def _send_batch(
+        self,
+        topic: str,
+        values: Sequence[bytes],
+        keys: Sequence[bytes | None] | None,
+        timestamps_ms: np.ndarray,
+    ) -> None:
+        """`send_batch` with arguments checked, on an open producer: at least one value,
+        and as many keys (if any) and int64 timestamps as values."""
 
     def send(
         self, topic: str, value: bytes, key: bytes | None = None, timestamp_ms: int | None = None
@@ -150,8 +174,16 @@ class Consumer(abc.ABC):
     def position(self, partition: int) -> int:
         """The offset the next poll returns for this partition."""
 
+    def seek(self, partition: int, offset: int) -> None:
+        """Read `partition` from `offset` on, whatever was read or committed before."""
+        self._check_open()
+        if not isinstance(offset, int | np.integer) or offset < 0:
+            raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
+        self._seek(self._assigned(partition), int(offset))
+
     @abc.abstractmethod
-    def seek(self, partition: int, offset: int) -> None: ...
+    def _seek(self, partition: int, offset: int) -> None:
+        """`seek` with arguments checked, on an open consumer."""
 
     @abc.abstractmethod
     def seek_to_timestamp(self, partition: int, timestamp_ms: int) -> int:

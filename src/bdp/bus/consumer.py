@@ -73,11 +73,8 @@ class LocalConsumer(Consumer):
     def position(self, partition: int) -> int:
         return self._positions[self._assigned(partition)]
 
-    def seek(self, partition: int, offset: int) -> None:
-        self._check_open()
-        if not isinstance(offset, int | np.integer) or offset < 0:
-            raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
-        self._positions[self._assigned(partition)] = int(offset)
+    def _seek(self, partition: int, offset: int) -> None:
+        self._positions[partition] = offset
 
     def seek_to_timestamp(self, partition: int, timestamp_ms: int) -> int:
         self._check_open()

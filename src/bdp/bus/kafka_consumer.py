@@ -22,8 +22,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
-
 from bdp.bus.base import Consumer, RecordBatch, StartFrom
 from bdp.bus.kafka_batches import group_messages
 from bdp.bus.kafka_errors import bus_error, is_retriable
@@ -106,11 +104,8 @@ class KafkaConsumer(Consumer):
     def position(self, partition: int) -> int:
         return self._positions[self._assigned(partition)]
 
-    def seek(self, partition: int, offset: int) -> None:
-        self._check_open()
-        if not isinstance(offset, int | np.integer) or offset < 0:
-            raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
-        self._positions[self._assigned(partition)] = int(offset)
+    def _seek(self, partition: int, offset: int) -> None:
+        self._positions[partition] = offset
         self._reassign = True
 
     def seek_to_timestamp(self, partition: int, timestamp_ms: int) -> int:

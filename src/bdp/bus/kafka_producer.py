@@ -18,7 +18,7 @@ import numpy as np
 from bdp.bus.base import Producer
 from bdp.bus.kafka_config import Names, load_client, producer_config
 from bdp.bus.kafka_errors import DeliveryError, KafkaBusError, delivery_error
-from bdp.bus.records import is_arrow_array, normalise_timestamps
+from bdp.bus.records import is_arrow_array
 from bdp.bus.topics import check_topic_name
 from bdp.config import BusSettings
 
@@ -40,26 +40,18 @@ class KafkaProducer(Producer):
         self._client = client.Producer(producer_config(settings, self._on_delivery, self._on_error))
         self._closed = False
 
-    def send_batch(
+    def _send_batch(
         self,
         topic: str,
         values: Sequence[bytes],
-        keys: Sequence[bytes | None] | None = None,
-        timestamps_ms: Sequence[int] | np.ndarray | None = None,
+        keys: Sequence[bytes | None] | None,
+        timestamps_ms: np.ndarray,
     ) -> None:
-        if self._closed:
-            raise ValueError("send_batch on a closed producer")
         self._raise_fatal()
-        if isinstance(values, bytes | str):
-            raise ValueError("values must be a sequence of bytes, not a single value")
         if is_arrow_array(values):
             values = values.to_pylist()  # type: ignore[attr-defined]
         count = len(values)
-        if count == 0:
-            return
-        if keys is not None and len(keys) != count:
-            raise ValueError(f"{len(keys)} keys for {count} values")
-        stamps = normalise_timestamps(timestamps_ms, count).tolist()
+        stamps = timestamps_ms.tolist()
         physical = self._names.physical(check_topic_name(topic))
         produce = self._client.produce
         key_list: Sequence[bytes | None] = keys if keys is not None else [None] * count

@@ -20,7 +20,7 @@ import numpy as np
 from bdp.bus.appender import FsyncMode, IntervalSyncer, PartitionAppender
 from bdp.bus.base import Producer, partition_for_key
 from bdp.bus.frame import encode_body
-from bdp.bus.records import Records, concat_records, is_arrow_array, normalise_timestamps
+from bdp.bus.records import Records, concat_records, is_arrow_array
 from bdp.bus.topics import TopicConfig
 
 __all__ = ["LocalProducer"]
@@ -52,31 +52,22 @@ class LocalProducer(Producer):
         self._pending_bytes: dict[tuple[str, int], int] = {}
         self._closed = False
 
-    def send_batch(
+    def _send_batch(
         self,
         topic: str,
         values: Sequence[bytes],
-        keys: Sequence[bytes | None] | None = None,
-        timestamps_ms: Sequence[int] | np.ndarray | None = None,
+        keys: Sequence[bytes | None] | None,
+        timestamps_ms: np.ndarray,
     ) -> None:
-        if self._closed:
-            raise ValueError("send_batch on a closed producer")
         count = len(values)
-        if count == 0:
-            return
-        if isinstance(values, bytes | str):
-            raise ValueError("values must be a sequence of bytes, not a single value")
         if keys is not None:
-            if len(keys) != count:
-                raise ValueError(f"{len(keys)} keys for {count} values")
             keys = list(keys)
             if all(key is None for key in keys):
                 keys = None
-        timestamps = normalise_timestamps(timestamps_ms, count)
         partitions = self._partition_count(topic)
         sticky = self._next_sticky(topic, partitions)
         if keys is None:
-            self._queue(topic, sticky, Records.build(values, None, timestamps))
+            self._queue(topic, sticky, Records.build(values, None, timestamps_ms))
             return
         targets = np.fromiter(
             (
@@ -88,7 +79,7 @@ class LocalProducer(Producer):
         )
         chosen = np.unique(targets)
         if len(chosen) == 1:
-            self._queue(topic, int(chosen[0]), Records.build(values, keys, timestamps))
+            self._queue(topic, int(chosen[0]), Records.build(values, keys, timestamps_ms))
             return
         if not is_arrow_array(values) and not isinstance(values, list):
             values = list(values)
@@ -96,7 +87,7 @@ class LocalProducer(Producer):
         bounds = [*np.searchsorted(targets[order], chosen, side="left").tolist(), count]
         for i, partition in enumerate(chosen.tolist()):
             picked = order[bounds[i] : bounds[i + 1]]
-            self._queue(topic, partition, Records.build(values, keys, timestamps, picked))
+            self._queue(topic, partition, Records.build(values, keys, timestamps_ms, picked))
 
     def flush(self, timeout_s: float | None = None) -> None:
         """Write everything buffered; with `fsync = "always"` it is on disk on return."""
