@@ -41,16 +41,22 @@ class Service:
         status = subprocess.run([str(STACK / self.name), "status"], capture_output=True)
         return status.returncode == 0
 
+    def require(self, address: str) -> str:
+        """`address` when the service is healthy; otherwise fail the test, saying how to
+        start it."""
+        if not self.is_up():
+            pytest.fail(
+                f"no healthy {self.name} answers at {address}; start it with "
+                f"stack/{self.name} start",
+                pytrace=False,
+            )
+        return address
+
 
 @pytest.fixture
 def kafka() -> str:
     """The broker's bootstrap servers; fails the test when no broker answers."""
-    if not Service("kafka").is_up():
-        pytest.fail(
-            f"no Kafka broker answers at {KAFKA_BOOTSTRAP}; start it with stack/kafka start",
-            pytrace=False,
-        )
-    return KAFKA_BOOTSTRAP
+    return Service("kafka").require(KAFKA_BOOTSTRAP)
 
 
 @pytest.fixture
@@ -92,12 +98,7 @@ def kafka_service(kafka: str) -> Iterator[Service]:
 @pytest.fixture
 def hdfs() -> str:
     """The NameNode's hdfs:// URL; fails the test when HDFS is not healthy."""
-    if not Service("hdfs").is_up():
-        pytest.fail(
-            f"no healthy HDFS answers at {HDFS_URL}; start it with stack/hdfs start",
-            pytrace=False,
-        )
-    return HDFS_URL
+    return Service("hdfs").require(HDFS_URL)
 
 
 @pytest.fixture

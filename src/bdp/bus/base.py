@@ -137,6 +137,9 @@ class Consumer(abc.ABC):
     """
 
     _closed = False
+    _topic: str
+    """Set by each backend: the topic read, and its partition count."""
+    _topic_partitions: int
 
     @property
     @abc.abstractmethod
@@ -190,9 +193,25 @@ class Consumer(abc.ABC):
         """Move to the first record with timestamp >= `timestamp_ms`; return its offset
         (the end offset if there is none)."""
 
-    @abc.abstractmethod
     def commit(self, offsets: Mapping[int, int]) -> None:
         """Store, per partition, the next offset the group will read."""
+        self._check_open()
+        clean: dict[int, int] = {}
+        for partition, offset in offsets.items():
+            if not 0 <= partition < self._topic_partitions:
+                raise ValueError(
+                    f"topic {self._topic!r} has no partition {partition}"
+                    f" (it has {self._topic_partitions})"
+                )
+            if int(offset) < 0:
+                raise ValueError(f"offset must be >= 0, got {offset} for partition {partition}")
+            clean[int(partition)] = int(offset)
+        if clean:
+            self._commit(clean)
+
+    @abc.abstractmethod
+    def _commit(self, offsets: dict[int, int]) -> None:
+        """`commit` with offsets checked, at least one, on an open consumer."""
 
     @abc.abstractmethod
     def committed(self) -> dict[int, int | None]: ...

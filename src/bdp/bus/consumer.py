@@ -7,7 +7,6 @@ partition's begin offset (Kafka's `auto.offset.reset = earliest` for that case).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -83,20 +82,8 @@ class LocalConsumer(Consumer):
         self._positions[partition] = offset
         return offset
 
-    def commit(self, offsets: Mapping[int, int]) -> None:
-        self._check_open()
-        clean: dict[int, int] = {}
-        for partition, offset in offsets.items():
-            if not 0 <= partition < self._topic_partitions:
-                raise ValueError(
-                    f"topic {self._topic!r} has no partition {partition}"
-                    f" (it has {self._topic_partitions})"
-                )
-            if int(offset) < 0:
-                raise ValueError(f"offset must be >= 0, got {offset} for partition {partition}")
-            clean[int(partition)] = int(offset)
-        if clean:
-            self._store.commit(self._group, self._topic, clean)
+    def _commit(self, offsets: dict[int, int]) -> None:
+        self._store.commit(self._group, self._topic, offsets)
 
     def committed(self) -> dict[int, int | None]:
         stored = self._store.committed(self._group, self._topic)

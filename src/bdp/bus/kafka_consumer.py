@@ -19,7 +19,7 @@ Commits are synchronous and ride out a broker restart for up to
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from bdp.bus.base import Consumer, RecordBatch, StartFrom
@@ -119,20 +119,8 @@ class KafkaConsumer(Consumer):
         self.seek(partition, int(offset))
         return int(offset)
 
-    def commit(self, offsets: Mapping[int, int]) -> None:
-        self._check_open()
-        wanted = []
-        for partition, offset in offsets.items():
-            if not 0 <= partition < self._topic_partitions:
-                raise ValueError(
-                    f"topic {self._topic!r} has no partition {partition}"
-                    f" (it has {self._topic_partitions})"
-                )
-            if int(offset) < 0:
-                raise ValueError(f"offset must be >= 0, got {offset} for partition {partition}")
-            wanted.append(self._module.TopicPartition(self._physical, partition, int(offset)))
-        if not wanted:
-            return
+    def _commit(self, offsets: dict[int, int]) -> None:
+        wanted = [self._module.TopicPartition(self._physical, p, o) for p, o in offsets.items()]
         result = self._call(
             "commit offsets",
             lambda: self._client.commit(offsets=wanted, asynchronous=False),
