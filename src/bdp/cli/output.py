@@ -17,7 +17,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["activity", "console", "print_json", "report_error", "table", "waiting_for"]
+__all__ = ["activity", "console", "one_line", "print_json", "report_error", "table", "waiting_for"]
 
 console = Console()
 errors = Console(stderr=True)
@@ -78,6 +78,12 @@ def _cell(value: Any) -> str:
 
 
 def report_error(exc: BaseException, code: int) -> int:
-    # One line, however narrow the terminal: soft_wrap leaves wrapping to it.
-    errors.print(Text.assemble(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
+    # One line, however narrow the terminal: soft_wrap leaves wrapping to it, and the
+    # line breaks some messages carry (a SQL parser's caret diagram) become separators.
+    errors.print(Text.assemble(("error:", "bold red"), " ", one_line(str(exc))), soft_wrap=True)
     return code
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: its non-blank lines, stripped, joined with " | "."""
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip())

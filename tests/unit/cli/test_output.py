@@ -42,3 +42,15 @@ def test_table_titles_columns_and_cells_are_literal() -> None:
     console.print(table("[b]rows", ["[x]", "n"], [("[b]v[/b]", 1234), ("z", {"[k]": "[/]"})]))
     for text in ("[b]rows", "[x]", "[b]v[/b]", "1,234", "[k]=[/]"):
         assert text in shown.getvalue()
+
+
+def test_an_error_with_line_breaks_is_printed_on_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # DuckDB's parser errors carry the query and a caret on lines of their own.
+    report_error(
+        ValueError('Parser Error: syntax error at or near "SELEC"\n\nLINE 1: SELEC 1\n        ^'), 1
+    )
+    assert capsys.readouterr().err.splitlines() == [
+        'error: Parser Error: syntax error at or near "SELEC" | LINE 1: SELEC 1 | ^'
+    ]
