@@ -9,6 +9,7 @@ data lives under `./.bdp` (or `BDP_HOME`, or `--home`).
 from __future__ import annotations
 
 import difflib
+import getpass
 import os
 import tomllib
 from collections.abc import Mapping
@@ -83,12 +84,24 @@ class BusSettings(_Section):
     """Distributed bus: how long sends and commits ride out a broker outage before failing."""
 
 
+def _os_user() -> str:
+    """The OS user's name, or "" when the OS has none for this process."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # KeyError before Python 3.13
+        return ""
+
+
 class LakeSettings(_Section):
     url: str = ""
     """Where the lake lives; empty means `<home>/lake`."""
     raw_compression: Literal["zstd", "gzip", "none"] = "zstd"
     webhdfs_port: int = Field(9870, ge=1, le=65535)
     """HDFS lake (`hdfs://host:rpc_port/path`): the NameNode's HTTP port, for WebHDFS."""
+    hdfs_user: str = Field(default_factory=_os_user, min_length=1)
+    """HDFS lake: the user bdp acts as on HDFS (WebHDFS `user.name`, simple authentication).
+    Default: the user Hadoop's own clients, Spark's among them, act as: `HADOOP_USER_NAME`
+    when it is set, else the OS user."""
     webhdfs_timeout_seconds: float = Field(60, gt=0)
     """HDFS lake: how long one WebHDFS request may take before it fails."""
 
@@ -191,6 +204,9 @@ def load_settings(
         data["home"] = str(home)
     elif "home" not in data and environ.get("BDP_HOME"):
         data["home"] = environ["BDP_HOME"]
+    lake = data.setdefault("lake", {})
+    if isinstance(lake, dict) and environ.get("HADOOP_USER_NAME"):
+        lake.setdefault("hdfs_user", environ["HADOOP_USER_NAME"])
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

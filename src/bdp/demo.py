@@ -4,6 +4,8 @@ It runs in its own data home (`<home>/demo`), emptied at the start, so it can be
 re-run at will and its counts always reconcile: for every dataset,
 generated = lake raw rows + quarantined, and curated rows = warehouse rows.
 A few malformed records are sent alongside the simulated ones to show the quarantine.
+The demo makes data for every chart of the report, so it fails, naming them, when the
+report leaves any out.
 """
 
 from __future__ import annotations
@@ -193,4 +195,7 @@ def _report(
     summary = {"datasets": {name: s.as_dict() for name, s in summaries.items()}}
     with open_warehouse(settings) as warehouse:
         report = build_report(warehouse.query, day, settings.paths.reports, summary)
+    # The demo makes data for every chart: a skipped one is a defect (a table renamed,
+    # a load gone missing) to fail on, not a gap to leave in the page.
+    report.require_every_chart(day)
     return report.html, report.charts

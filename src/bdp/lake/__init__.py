@@ -25,6 +25,7 @@ def open_lake(settings: Settings) -> Lake:
 
         return HdfsLake(
             url,
+            user=settings.lake.hdfs_user,
             webhdfs_port=settings.lake.webhdfs_port,
             timeout_seconds=settings.lake.webhdfs_timeout_seconds,
         )

@@ -64,3 +64,18 @@ def test_invalid_toml(tmp_path: Path) -> None:
     (tmp_path / "bdp.toml").write_text("[bus\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(environ={}, cwd=tmp_path)
+
+
+def test_the_hdfs_user_is_hadoops_unless_set(tmp_path: Path) -> None:
+    import getpass
+
+    # As Hadoop's own clients (Spark's among them) decide: HADOOP_USER_NAME, else the OS user.
+    assert load_settings(environ={}, cwd=tmp_path).lake.hdfs_user == getpass.getuser()
+    hadoop = {"HADOOP_USER_NAME": "etl"}
+    assert load_settings(environ=hadoop, cwd=tmp_path).lake.hdfs_user == "etl"
+    (tmp_path / "bdp.toml").write_text('[lake]\nhdfs_user = "from-file"\n')
+    assert load_settings(environ=hadoop, cwd=tmp_path).lake.hdfs_user == "from-file"
+    explicit = {**hadoop, "BDP_LAKE__HDFS_USER": "from-env"}
+    assert load_settings(environ=explicit, cwd=tmp_path).lake.hdfs_user == "from-env"
+    with pytest.raises(ConfigError, match=r"lake\.hdfs_user"):
+        load_settings(environ={"BDP_LAKE__HDFS_USER": '""'}, cwd=tmp_path)
