@@ -86,7 +86,7 @@ class Producer(abc.ABC):
         `values` may also be a pyarrow binary array. Timestamps default to the wall
         clock at the call.
         """
-        from bdp.bus.records import normalise_timestamps
+        from bdp.bus.local.records import normalise_timestamps
 
         if self._closed:
             raise ValueError("send_batch on a closed producer")
@@ -243,7 +243,7 @@ class Bus(abc.ABC):
 
         Unset limits take the bus settings' defaults.
         """
-        from bdp.bus.topics import check_topic_name
+        from bdp.bus.local.topics import check_topic_name
 
         check_topic_name(topic)
         if partitions is not None and (not isinstance(partitions, int) or partitions < 1):

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bdp.bus.groups import GROUPS_DIR
 from bdp.bus.local import LocalBus
+from bdp.bus.local.groups import GROUPS_DIR
 from bdp.config import BusSettings
 
 TOPIC = "crashy"

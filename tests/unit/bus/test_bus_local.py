@@ -201,7 +201,7 @@ def test_a_topic_is_created_once_even_when_asked_twice(make_bus: Callable[..., L
 def test_fsync_always_syncs_every_flushed_batch(
     make_bus: Callable[..., LocalBus], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bdp.bus.appender as appender_module
+    import bdp.bus.local.appender as appender_module
 
     synced: list[int] = []
     monkeypatch.setattr(appender_module.os, "fdatasync", synced.append)
@@ -217,7 +217,7 @@ def test_fsync_always_syncs_every_flushed_batch(
 def test_fsync_never_leaves_syncing_to_the_os(
     make_bus: Callable[..., LocalBus], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bdp.bus.appender as appender_module
+    import bdp.bus.local.appender as appender_module
 
     synced: list[int] = []
     monkeypatch.setattr(appender_module.os, "fdatasync", synced.append)
@@ -230,7 +230,7 @@ def test_fsync_never_leaves_syncing_to_the_os(
 
 
 def test_the_interval_syncer_syncs_what_was_written_when_closed() -> None:
-    from bdp.bus.appender import IntervalSyncer
+    from bdp.bus.local.appender import IntervalSyncer
 
     class Recorder:
         syncs = 0

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bdp.bus.local import LocalBus
-from bdp.bus.segment import list_segments
+from bdp.bus.local.segment import list_segments
 from bdp.config import BusSettings
 
 TOPIC = "shared"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bdp.bus.local import LocalBus
-from bdp.bus.segment import list_segments, log_path
+from bdp.bus.local.segment import list_segments, log_path
 
 TOPIC = "kept"
 HOUR_MS = 3_600_000

@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bdp.bus.base import Bus, BusCapabilities, Consumer, Producer, StartFrom
-from bdp.bus.kafka_config import Names, admin_config, consumer_config, load_client
-from bdp.bus.kafka_consumer import KafkaConsumer
-from bdp.bus.kafka_errors import (
+from bdp.bus.kafka.config import Names, admin_config, consumer_config, load_client
+from bdp.bus.kafka.consumer import KafkaConsumer
+from bdp.bus.kafka.errors import (
     BrokerUnavailableError,
     BusAuthorizationError,
     DeliveryError,
@@ -33,8 +33,8 @@ from bdp.bus.kafka_errors import (
     is_retriable,
     refusal_error,
 )
-from bdp.bus.kafka_producer import KafkaProducer
-from bdp.bus.topics import check_topic_name
+from bdp.bus.kafka.producer import KafkaProducer
+from bdp.bus.local.topics import check_topic_name
 from bdp.config import BusSettings, Settings
 from bdp.errors import NotFoundError
 

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bdp.bus.base import Consumer, RecordBatch, StartFrom
-from bdp.bus.kafka_batches import group_messages
-from bdp.bus.kafka_errors import bus_error, is_retriable
+from bdp.bus.kafka.batches import group_messages
+from bdp.bus.kafka.errors import bus_error, is_retriable
 from bdp.config import BusSettings
 from bdp.errors import NotFoundError
 

@@ -23,14 +23,14 @@ import os
 import time
 from pathlib import Path
 
-from bdp.bus.appender import PartitionLock, fsync_dir
 from bdp.bus.base import Bus, BusCapabilities, Consumer, Producer, StartFrom
-from bdp.bus.consumer import LocalConsumer
-from bdp.bus.groups import OffsetStore
-from bdp.bus.producer import LocalProducer
-from bdp.bus.reader import PartitionReader
-from bdp.bus.segment import INDEX_SUFFIX, list_segments, log_path
-from bdp.bus.topics import (
+from bdp.bus.local.appender import PartitionLock, fsync_dir
+from bdp.bus.local.consumer import LocalConsumer
+from bdp.bus.local.groups import OffsetStore
+from bdp.bus.local.producer import LocalProducer
+from bdp.bus.local.reader import PartitionReader
+from bdp.bus.local.segment import INDEX_SUFFIX, list_segments, log_path
+from bdp.bus.local.topics import (
     TOPIC_FILE,
     TopicConfig,
     create_topic_dir,

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bdp.bus.appender import fsync_dir
+from bdp.bus.local.appender import fsync_dir
 from bdp.errors import NotFoundError
 
 __all__ = ["TopicConfig", "check_topic_name", "create_topic_dir", "delete_topic_dir", "load_topic"]
