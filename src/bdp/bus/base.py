@@ -20,6 +20,8 @@ from typing import Literal
 
 import numpy as np
 
+from bdp.bus.checks import check_topic_name, normalise_timestamps
+
 __all__ = [
     "Bus",
     "BusCapabilities",
@@ -86,8 +88,6 @@ class Producer(abc.ABC):
         `values` may also be a pyarrow binary array. Timestamps default to the wall
         clock at the call.
         """
-        from bdp.bus.local.records import normalise_timestamps
-
         if self._closed:
             raise ValueError("send_batch on a closed producer")
         if isinstance(values, bytes | str):
@@ -243,8 +243,6 @@ class Bus(abc.ABC):
 
         Unset limits take the bus settings' defaults.
         """
-        from bdp.bus.local.topics import check_topic_name
-
         check_topic_name(topic)
         if partitions is not None and (not isinstance(partitions, int) or partitions < 1):
             raise ValueError(f"partitions must be a positive integer, got {partitions!r}")

@@ -1,7 +1,7 @@
 """The distributed bus: Apache Kafka through confluent-kafka (the `kafka` extra).
 
 `KafkaBus(settings)` holds the configuration and an admin client, built on first use;
-producers and consumers are separate clients (`kafka_producer`, `kafka_consumer`).
+producers and consumers are separate clients (`producer.py`, `consumer.py`).
 Topic and group names are prefixed with `bus.namespace` on the broker.
 
 Differences from the embedded bus, all within the `Bus` contract:
@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bdp.bus.base import Bus, BusCapabilities, Consumer, Producer, StartFrom
+from bdp.bus.checks import check_topic_name
 from bdp.bus.kafka.config import Names, admin_config, consumer_config, load_client
 from bdp.bus.kafka.consumer import KafkaConsumer
 from bdp.bus.kafka.errors import (
@@ -34,7 +35,6 @@ from bdp.bus.kafka.errors import (
     refusal_error,
 )
 from bdp.bus.kafka.producer import KafkaProducer
-from bdp.bus.local.topics import check_topic_name
 from bdp.config import BusSettings, Settings
 from bdp.errors import NotFoundError
 

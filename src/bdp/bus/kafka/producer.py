@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 
 from bdp.bus.base import Producer
+from bdp.bus.checks import check_topic_name, is_arrow_array
 from bdp.bus.kafka.config import Names, load_client, producer_config
 from bdp.bus.kafka.errors import DeliveryError, KafkaBusError, delivery_error
-from bdp.bus.local.records import is_arrow_array
-from bdp.bus.local.topics import check_topic_name
 from bdp.config import BusSettings
 
 __all__ = ["KafkaProducer"]
