@@ -66,10 +66,11 @@ def kafka_namespace(kafka: str) -> Iterator[str]:
     namespace = f"it-{uuid.uuid4().hex[:10]}."
     yield namespace
     from bdp.bus.kafka import KafkaBus
-    from bdp.config import BusSettings
+    from bdp.config import BusSettings, KafkaBusSettings
 
     if Service("kafka").is_up():
-        with KafkaBus(BusSettings(bootstrap_servers=kafka, namespace=namespace)) as bus:
+        settings = BusSettings(namespace=namespace, kafka=KafkaBusSettings(bootstrap_servers=kafka))
+        with KafkaBus(settings) as bus:
             for topic in bus.topics():
                 bus.delete_topic(topic)
 
@@ -80,7 +81,7 @@ def kafka_env(kafka: str, kafka_namespace: str) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BDP_")}
     env.update(
         BDP_BUS__BACKEND="kafka",
-        BDP_BUS__BOOTSTRAP_SERVERS=kafka,
+        BDP_BUS__KAFKA__BOOTSTRAP_SERVERS=kafka,
         BDP_BUS__NAMESPACE=kafka_namespace,
     )
     yield env

@@ -16,11 +16,15 @@ import abc
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from bdp.bus.checks import check_topic_name, normalise_timestamps
+from bdp.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bdp.bus.kafka.config import KafkaConnection
 
 __all__ = [
     "Bus",
@@ -38,11 +42,15 @@ StartFrom = Literal["earliest", "latest"]
 
 @dataclass(frozen=True)
 class BusCapabilities:
-    durable_fsync: bool
-    """Appends can be fsynced before they are acknowledged."""
-    timestamp_seek: bool
-    retention: bool
-    multi_process_producers: bool
+    """What callers may count on beyond the contract every backend keeps."""
+
+    shared: bool
+    """Topics and groups live on a server outside the data home: emptying the home does
+    not empty them, and other platforms may use the same server (`bus.namespace` keeps
+    each one's names apart)."""
+    kafka_protocol: bool
+    """Speaks Kafka's protocol: a Kafka client of its own (Spark's Kafka source) reads
+    its topics through `Bus.kafka_connection()`."""
 
 
 @dataclass
@@ -332,6 +340,14 @@ class Bus(abc.ABC):
         with_keys: bool,
     ) -> Consumer:
         """`consumer` with arguments checked: `chosen` of the topic's `count` partitions."""
+
+    def kafka_connection(self) -> KafkaConnection:
+        """How a Kafka client of its own reaches this bus's topics and groups; only a bus
+        with `capabilities.kafka_protocol` has one."""
+        raise ConfigError(
+            f"the {self.name} bus does not speak Kafka's protocol, so a Kafka client cannot"
+            " read it; use a bus that does (bus.backend = 'kafka')"
+        )
 
     def apply_retention(self, now_ms: int | None = None) -> int:
         """Drop data past the retention limits; return how many records went."""

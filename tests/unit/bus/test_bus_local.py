@@ -14,7 +14,7 @@ import pytest
 from bdp.bus import Bus, open_bus, partition_for_key
 from bdp.bus.local import LocalBus
 from bdp.config import BusSettings, Settings
-from bdp.errors import MissingExtraError, NotFoundError, UnknownNameError
+from bdp.errors import ConfigError, MissingExtraError, NotFoundError, UnknownNameError
 
 
 def settings_for(tmp_path: Path, backend: str) -> Settings:
@@ -27,7 +27,9 @@ def test_open_bus_gives_the_local_bus_under_the_data_home(tmp_path: Path) -> Non
         assert isinstance(bus, LocalBus)
         assert bus.root == settings.paths.bus
         assert bus.name == "local"
-        assert bus.capabilities.durable_fsync and bus.capabilities.multi_process_producers
+        assert not bus.capabilities.shared and not bus.capabilities.kafka_protocol
+        with pytest.raises(ConfigError, match="does not speak Kafka's protocol"):
+            bus.kafka_connection()
 
 
 def test_open_bus_names_the_extra_kafka_needs(

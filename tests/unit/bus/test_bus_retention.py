@@ -73,7 +73,8 @@ def test_retention_is_measured_against_the_newest_record_of_a_segment(
     with bus.producer() as producer:
         # One segment mixing an ancient and a fresh record stays whole.
         producer.send_batch(TOPIC, [b"old", b"new"], timestamps_ms=[T0, T0 + 10 * HOUR_MS])
-    bus.settings = bus.settings.model_copy(update={"segment_bytes": 4096})
+    local = bus.settings.local.model_copy(update={"segment_bytes": 4096})
+    bus.settings = bus.settings.model_copy(update={"local": local})
     with bus.producer() as producer:
         producer.send_batch(TOPIC, [bytes(5000)], timestamps_ms=[T0 + 10 * HOUR_MS])
     assert bus.apply_retention(now_ms=T0 + 10 * HOUR_MS + 1) == 0
