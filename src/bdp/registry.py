@@ -5,21 +5,27 @@ A component (bus, lake, batch engine, warehouse, stream engine, ...) keeps one
 with the backend's capabilities and, for an optional backend, the driver it needs and
 the extra that installs it. The component's `open_<component>(settings)` is one line.
 
-    BUSES: Registry[Bus, BusCapabilities] = Registry("bus backend")
+    MARTS: Registry[Mart, MartCapabilities] = Registry("mart")
 
-    @BUSES.register(
-        "kafka",
-        BusCapabilities(shared=True, kafka_protocol=True),
-        requires="confluent_kafka",
-        extra="kafka",
+    @MARTS.register("sqlite", MartCapabilities(shared=False))
+    def _open_sqlite(settings: Settings) -> Mart:
+        from bdp.mart.sqlite import SQLiteMart  # the backend's module, imported only now
+
+        return SQLiteMart(settings.paths.home / "mart.sqlite", settings.mart.sqlite)
+
+    @MARTS.register(
+        "cassandra", MartCapabilities(shared=True), requires="cassandra", extra="cassandra"
     )
-    def _open_kafka(settings: Settings) -> Bus:
-        from bdp.bus.kafka import KafkaBus  # the backend's module, imported only now
+    def _open_cassandra(settings: Settings) -> Mart:
+        from bdp.mart.cassandra import CassandraMart
 
-        return KafkaBus(settings.bus)
+        return CassandraMart(settings.mart.cassandra)
 
-    def open_bus(settings: Settings) -> Bus:
-        return BUSES.open(settings.bus.backend, settings)
+    def open_mart(settings: Settings) -> Mart:
+        return MARTS.open(settings.mart.backend, settings)
+
+`bdp/bus/__init__.py` is a real one. Each backend's own settings are a table of their
+own (`[mart.cassandra]`), as in `[bus.kafka]`.
 
 What the registry guarantees, so no component writes it again:
 - choosing one backend never imports another's module or driver: a factory imports its
@@ -28,7 +34,7 @@ What the registry guarantees, so no component writes it again:
 - a backend whose driver is missing is a `MissingExtraError` naming the extra to install
   (`requires` is checked before the factory runs);
 - a backend's capabilities are readable before, and without, opening it
-  (`BUSES.capabilities(name)`), so callers branch on what a backend can do, never on
+  (`MARTS.capabilities(name)`), so callers branch on what a backend can do, never on
   its name. The backend class reads its own from here too: one declaration.
 
 A component without capabilities of its own registers `None` (`Registry[Thing, None]`).

@@ -7,11 +7,12 @@ the broker's errors as bdp's. Nothing here imports confluent-kafka until a clien
 built.
 """
 
-from bdp.bus.kafka.bus import (
+from bdp.bus.kafka.bus import KafkaBus
+from bdp.bus.kafka.config import KafkaConnection, Names
+from bdp.bus.kafka.errors import (
     BrokerUnavailableError,
     BusAuthorizationError,
     DeliveryError,
-    KafkaBus,
     KafkaBusError,
     RecordTooLargeError,
     UnknownTopicDeliveryError,
@@ -23,6 +24,8 @@ __all__ = [
     "DeliveryError",
     "KafkaBus",
     "KafkaBusError",
+    "KafkaConnection",
+    "Names",
     "RecordTooLargeError",
     "UnknownTopicDeliveryError",
 ]

@@ -27,11 +27,7 @@ from bdp.bus.kafka.config import KafkaConnection, admin_config, consumer_config,
 from bdp.bus.kafka.consumer import KafkaConsumer
 from bdp.bus.kafka.errors import (
     BrokerUnavailableError,
-    BusAuthorizationError,
-    DeliveryError,
     KafkaBusError,
-    RecordTooLargeError,
-    UnknownTopicDeliveryError,
     bus_error,
     is_refusal,
     is_retriable,
@@ -41,15 +37,7 @@ from bdp.bus.kafka.producer import KafkaProducer
 from bdp.config import BusSettings
 from bdp.errors import NotFoundError
 
-__all__ = [
-    "BrokerUnavailableError",
-    "BusAuthorizationError",
-    "DeliveryError",
-    "KafkaBus",
-    "KafkaBusError",
-    "RecordTooLargeError",
-    "UnknownTopicDeliveryError",
-]
+__all__ = ["KafkaBus"]
 
 _SETTLE_PAUSE_S = 0.05
 """Pause between looks at the metadata while a created or deleted topic settles."""
