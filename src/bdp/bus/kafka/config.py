@@ -75,8 +75,8 @@ class KafkaConnection:
     `names` turns bdp's topic and group names into the broker's (`physical`) and back
     (`logical`). `client_options` stay secret (`repr` shows stars); `client_config()`
     reveals them, for the client and nothing else. They use librdkafka's property
-    names, which the Java client shares except for SASL credentials (its
-    `sasl.jaas.config`).
+    names; a Java client (Spark's Kafka source) shares many (`security.protocol`,
+    `sasl.mechanism`) but not all (its credentials go in `sasl.jaas.config`).
     """
 
     bootstrap_servers: str
