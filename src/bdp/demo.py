@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bdp.bus import Producer, open_bus
+from bdp.bus import BUSES, Producer, open_bus
 from bdp.clock import day_start_ms
 from bdp.config import Settings
 from bdp.datasets import DATASETS
@@ -98,7 +98,7 @@ def demo_settings(settings: Settings) -> Settings:
     if settings.lake.url:
         url = settings.lake.url.rstrip("/") + "/demo"
         update["lake"] = settings.lake.model_copy(update={"url": url})
-    if settings.bus.backend != "local":
+    if BUSES.capabilities(settings.bus.backend).shared:
         run = f"{settings.bus.namespace}demo-{uuid.uuid4().hex[:8]}-"
         update["bus"] = settings.bus.model_copy(update={"namespace": run})
     return settings.model_copy(update=update)
@@ -109,7 +109,7 @@ def demo_environment(settings: Settings) -> dict[str, str]:
     env = {}
     if settings.lake.url:
         env["BDP_LAKE__URL"] = settings.lake.url
-    if settings.bus.backend != "local":
+    if BUSES.capabilities(settings.bus.backend).shared:
         env["BDP_BUS__NAMESPACE"] = settings.bus.namespace
     return env
 

@@ -80,10 +80,11 @@ def kafka_namespace(kafka: str) -> Iterator[str]:
     namespace = f"it-{uuid.uuid4().hex[:10]}."
     yield namespace
     from bdp.bus.kafka import KafkaBus
-    from bdp.config import BusSettings
+    from bdp.config import BusSettings, KafkaBusSettings
 
     if Service("kafka").is_up():
-        with KafkaBus(BusSettings(bootstrap_servers=kafka, namespace=namespace)) as bus:
+        settings = BusSettings(namespace=namespace, kafka=KafkaBusSettings(bootstrap_servers=kafka))
+        with KafkaBus(settings) as bus:
             for topic in bus.topics():
                 bus.delete_topic(topic)
 

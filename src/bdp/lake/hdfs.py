@@ -34,7 +34,8 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from bdp.errors import BdpError, ConfigError, TransientError
-from bdp.lake.base import FileInfo, Lake, LakeCapabilities
+from bdp.lake import LAKES
+from bdp.lake.base import FileInfo, Lake
 
 __all__ = ["HdfsError", "HdfsLake"]
 
@@ -58,7 +59,7 @@ class HdfsUnavailableError(HdfsError, TransientError):
 
 
 class HdfsLake(Lake):
-    capabilities = LakeCapabilities(atomic_rename=True, local_paths=False)
+    capabilities = LAKES.capabilities("hdfs")
 
     def __init__(
         self,

@@ -16,12 +16,12 @@ def test_no_file_means_embedded_defaults(tmp_path: Path) -> None:
 
 def test_file_then_environment_then_argument(tmp_path: Path) -> None:
     (tmp_path / "bdp.toml").write_text(
-        'home = "from-file"\n[bus]\npartitions = 8\nfsync = "always"\n'
+        'home = "from-file"\n[bus]\npartitions = 8\n[bus.local]\nfsync = "always"\n'
         '[platform]\ntimezone = "Asia/Seoul"\n'
     )
     settings = load_settings(environ={"BDP_BUS__PARTITIONS": "3"}, cwd=tmp_path)
     assert settings.bus.partitions == 3  # environment beats file
-    assert settings.bus.fsync == "always"
+    assert settings.bus.local.fsync == "always"
     assert settings.platform.timezone == "Asia/Seoul"
     assert settings.home == Path("from-file")
     assert load_settings(home=tmp_path / "arg", environ={}, cwd=tmp_path).home == tmp_path / "arg"
