@@ -31,6 +31,7 @@ def _open_hdfs(settings: Settings) -> Lake:
 
     return HdfsLake(
         settings.paths.lake,
+        user=settings.lake.hdfs_user,
         webhdfs_port=settings.lake.webhdfs_port,
         timeout_seconds=settings.lake.webhdfs_timeout_seconds,
     )
@@ -39,24 +40,4 @@ def _open_hdfs(settings: Settings) -> Lake:
 def open_lake(settings: Settings) -> Lake:
     url = settings.paths.lake
     scheme = url.split("://", 1)[0] if "://" in url else "file"
-<<<<<<< HEAD
-    if scheme == "file":
-        from bdp.lake.local import LocalLake
-
-        return LocalLake(url.removeprefix("file://"))
-    if scheme in ("hdfs", "webhdfs"):
-        from bdp.lake.hdfs import HdfsLake
-
-        return HdfsLake(
-            url,
-            user=settings.lake.hdfs_user,
-            webhdfs_port=settings.lake.webhdfs_port,
-            timeout_seconds=settings.lake.webhdfs_timeout_seconds,
-        )
-    raise ConfigError(
-        f"lake url {url!r}: scheme {scheme!r} is not supported"
-        " (use a local path, hdfs://host:port/path or webhdfs://host:port/path)"
-    )
-=======
     return LAKES.open(scheme, settings)
->>>>>>> busseams
