@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from bdp.bus import Bus
 from bdp.lake import Lake
+from bdp.lake.rawfiles import count_lines
 from bdp.stream import GROUP
-from bdp.stream.files import count_lines
 
 __all__ = ["TopicStatus", "topic_status", "zone_rows"]
 

@@ -21,8 +21,8 @@ from bdp.bus import Bus, Consumer, RecordBatch
 from bdp.config import Settings
 from bdp.datasets import Dataset, get_dataset
 from bdp.lake import Lake, partition_dir
+from bdp.lake.rawfiles import encode_lines, quarantine_line, raw_file_name
 from bdp.stream.checkpoint import Checkpoint, CheckpointStore
-from bdp.stream.files import encode_lines, quarantine_line, raw_file_name
 from bdp.stream.lease import PartitionLease
 from bdp.stream.validate import Validated, validate_batch
 

@@ -20,8 +20,8 @@ import pytest
 from bdp.bus import open_bus
 from bdp.config import load_settings
 from bdp.lake import open_lake
+from bdp.lake.rawfiles import decode_lines
 from bdp.stream.checkpoint import CheckpointStore
-from bdp.stream.files import decode_lines
 from tests.integration.spark.processes import descendants, wait_gone
 from tests.scenarios.sigkill import assert_exactly_once, bdp, start_producer
 

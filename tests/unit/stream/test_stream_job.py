@@ -11,9 +11,9 @@ import pytest
 from bdp.bus import open_bus
 from bdp.config import Settings, load_settings
 from bdp.lake import open_lake
+from bdp.lake.rawfiles import decode_lines
 from bdp.stream import StreamJob
 from bdp.stream.checkpoint import Checkpoint, CheckpointStore
-from bdp.stream.files import decode_lines
 
 WEB = (
     '{"ip":"192.168.0.1","datetime":"%s","method":"GET","url":"/","responseCode":200,'

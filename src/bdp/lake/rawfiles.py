@@ -1,9 +1,11 @@
-"""How the stream job names and encodes the files it lands in the lake.
+"""The format of the raw and quarantine zones' files: names, encoding, records.
 
-A file's name carries the bus partition and the offset range of the batch it came
-from (`part-<partition>-<first>-<last>`), zero-padded so names sort in offset order.
-Every file a batch produces has the same name, one per date directory, so re-landing
-a batch after a crash rewrites the same files instead of adding new ones.
+The stream job writes these files and the ETL and `bdp status` read them; the lake
+owns the format so that all of them agree on it. A file's name carries the bus
+partition and the offset range of the batch it came from
+(`part-<partition>-<first>-<last>`), zero-padded so names sort in offset order. Every
+file a batch produces has the same name, one per date directory, so re-landing a
+batch after a crash rewrites the same files instead of adding new ones.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import zstandard
 
 __all__ = [
     "EXTENSIONS",
+    "RAW_SUFFIXES",
     "count_lines",
     "decode_lines",
     "encode_lines",
@@ -24,6 +27,8 @@ __all__ = [
 ]
 
 EXTENSIONS = {"zstd": ".jsonl.zst", "gzip": ".jsonl.gz", "none": ".jsonl"}
+RAW_SUFFIXES = tuple(EXTENSIONS.values())
+"""Record files; anything else in a zone's partition (markers, checksums) is ignored."""
 
 
 def raw_file_name(partition: int, first: int, last: int, compression: str) -> str:
