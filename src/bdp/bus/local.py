@@ -23,7 +23,7 @@ import os
 import time
 from pathlib import Path
 
-from bdp.bus.appender import PartitionLock, fsync_dir
+from bdp.bus.appender import PartitionLock
 from bdp.bus.base import Bus, BusCapabilities, Consumer, Producer, StartFrom
 from bdp.bus.consumer import LocalConsumer
 from bdp.bus.groups import OffsetStore
@@ -39,6 +39,7 @@ from bdp.bus.topics import (
 )
 from bdp.config import BusSettings
 from bdp.errors import NotFoundError
+from bdp.localfs import fsync_dir
 
 __all__ = ["LocalBus"]
 

@@ -16,8 +16,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bdp.bus.appender import fsync_dir
 from bdp.errors import NotFoundError
+from bdp.localfs import fsync_dir
 
 __all__ = ["TopicConfig", "check_topic_name", "create_topic_dir", "delete_topic_dir", "load_topic"]
 
