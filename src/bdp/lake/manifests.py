@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import orjson
 
 from bdp.lake.base import FileInfo, Lake
-from bdp.lake.rawfiles import RawFileError, batch_name, count_lines, encode_lines, raw_file_name
+from bdp.lake.rawfiles import (
+    EXTENSIONS,
+    RawFileError,
+    batch_name,
+    batch_stem,
+    count_lines,
+    encode_lines,
+)
 
 __all__ = [
     "BatchFiles",
@@ -64,7 +71,8 @@ class BatchFiles:
     ) -> None:
         """`records` is the batch's count: its offset range less the gaps in it."""
         self.dataset, self.compression = dataset, compression
-        self.name = raw_file_name(partition, first, last, compression)
+        self.batch = batch_stem(partition, first, last)
+        self.name = f"{self.batch}{EXTENSIONS[compression]}"
         self._batch = {"partition": partition, "first": first, "last": last, "records": records}
         self._files: dict[str, tuple[bytes, int]] = {}
 
@@ -82,7 +90,7 @@ class BatchFiles:
             for path, (data, count) in self._files.items()
         }
         manifest = orjson.dumps({**self._batch, "files": files})
-        lake.publish(manifest_path(self.dataset, batch_name(self.name) or ""), manifest)
+        lake.publish(manifest_path(self.dataset, self.batch), manifest)
         for path, (data, _) in self._files.items():
             lake.publish(path, data)
 
@@ -102,7 +110,7 @@ class LandedFiles:
         try:
             recorded = self._recorded(info.path)
         except RawFileError as exc:
-            return FileCheck(info.path, 0, f"its batch's manifest {exc}")
+            return FileCheck(info.path, 0, f"its batch's manifest {exc.path} {exc.reason}")
         if recorded is None or info.path not in recorded:
             counted, problem = self._count(info.path)
             if recorded is not None and problem is None:

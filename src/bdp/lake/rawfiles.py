@@ -31,6 +31,7 @@ __all__ = [
     "RAW_SUFFIXES",
     "RawFileError",
     "batch_name",
+    "batch_stem",
     "count_lines",
     "decode_lines",
     "encode_lines",
@@ -52,13 +53,18 @@ class RawFileError(BdpError):
         super().__init__(f"{path}: {reason}")
 
 
+def batch_stem(partition: int, first: int, last: int) -> str:
+    """`part-<partition>-<first>-<last>`: what every file of one batch is named after."""
+    return f"part-{partition:05d}-{first:020d}-{last:020d}"
+
+
 def raw_file_name(partition: int, first: int, last: int, compression: str) -> str:
-    return f"part-{partition:05d}-{first:020d}-{last:020d}{EXTENSIONS[compression]}"
+    return f"{batch_stem(partition, first, last)}{EXTENSIONS[compression]}"
 
 
 def batch_name(path: str) -> str | None:
-    """`part-<partition>-<first>-<last>`: the batch a landed file came from, or None for a
-    file not named by the stream job."""
+    """The `batch_stem` of the batch a landed file came from, or None for a file not
+    named by the stream job."""
     name = posixpath.basename(path)
     for suffix in RAW_SUFFIXES:
         if name.endswith(suffix):

@@ -111,6 +111,22 @@ def test_a_simulated_day_lands_as_the_embedded_job_lands_it(
             )
         )
         assert all(q["reason"] and q["topic"] == dataset for q in quarantined)
+    # Its batches recorded their files as the embedded job's do: status counts from the
+    # records and, decompressing every file, finds them all as recorded.
+    lake = open_lake(load_settings(home=tmp_path / "spark", environ={}))
+    assert all(lake.list_files(f"_manifests/{dataset}") for dataset in DATASETS)
+    status = subprocess.run(
+        bdp(tmp_path / "spark", "status", "--verify", "--json"),
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert status.returncode == 0, status.stderr.decode()[-2000:]
+    seen = orjson.loads(status.stdout)
+    assert seen["damaged_files"] == []
+    for dataset in DATASETS:
+        assert sum(seen["lake"][dataset]["raw"].values()) == spark[dataset]["landed"]
+        assert sum(seen["lake"][dataset]["quarantine"].values()) == len(BAD)
 
 
 RECORDS = 90_000

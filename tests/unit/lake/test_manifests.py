@@ -8,7 +8,7 @@ import orjson
 
 from bdp.lake import partition_dir
 from bdp.lake.manifests import BatchFiles, LandedFiles, manifest_path
-from bdp.lake.rawfiles import batch_name, encode_lines, raw_file_name
+from bdp.lake.rawfiles import encode_lines, raw_file_name
 
 LINES = [b'{"n":%d}' % i for i in range(30)]
 
@@ -25,7 +25,7 @@ def land(lake, compression: str = "zstd") -> BatchFiles:
 
 
 def manifest(lake, files: BatchFiles) -> dict:
-    return orjson.loads(lake.read(manifest_path("weblogs", batch_name(files.name) or "")))
+    return orjson.loads(lake.read(manifest_path("weblogs", files.batch)))
 
 
 def by_path(lake) -> dict[str, object]:
@@ -39,7 +39,7 @@ def by_path(lake) -> dict[str, object]:
 def test_a_batch_records_every_file_before_publishing_it(recording_lake) -> None:
     files = land(recording_lake)
     record = manifest(recording_lake, files)
-    assert recording_lake.published[0] == manifest_path("weblogs", batch_name(files.name) or "")
+    assert recording_lake.published[0] == manifest_path("weblogs", files.batch)
     assert sorted(recording_lake.published[1:]) == sorted(record["files"])
     assert (record["partition"], record["first"], record["last"]) == (2, 100, 131)
     # The files' counts add up to the batch's: its offset range less its two gaps.
@@ -50,12 +50,12 @@ def test_a_batch_records_every_file_before_publishing_it(recording_lake) -> None
 
 
 def test_counts_come_from_the_record_without_reading_the_files(recording_lake) -> None:
-    land(recording_lake)
+    files = land(recording_lake)
     landed = LandedFiles(recording_lake, "weblogs")
     recording_lake.reads.clear()
     checks = [landed.check(info) for info in by_path(recording_lake).values()]
     assert [(c.records, c.problem) for c in checks] == [(12, None), (8, None), (10, None)]
-    assert recording_lake.reads == [manifest_path("weblogs", batch_name(checks[0].path) or "")]
+    assert recording_lake.reads == [manifest_path("weblogs", files.batch)]
 
 
 def test_a_file_cut_short_is_seen_by_its_size(recording_lake) -> None:
@@ -74,7 +74,7 @@ def test_verify_counts_what_a_size_cannot_tell(recording_lake) -> None:
     record = manifest(recording_lake, files)
     path = next(p for p in record["files"] if "2024-04-17" in p and p.startswith("raw/"))
     record["files"][path]["records"] += 1
-    recording_lake.publish(manifest_path("weblogs", batch_name(path) or ""), orjson.dumps(record))
+    recording_lake.publish(manifest_path("weblogs", files.batch), orjson.dumps(record))
     info = by_path(recording_lake)[path]
     assert LandedFiles(recording_lake, "weblogs").check(info).problem is None
     verified = LandedFiles(recording_lake, "weblogs").check(info, verify=True)
