@@ -44,7 +44,7 @@ class UnknownNameError(BdpError, KeyError):
         super().__init__(f"unknown {kind} {name!r}.{hint} Known: {', '.join(self.known)}")
 
     def __str__(self) -> str:  # KeyError would quote the message
-        return self.args[0]
+        return str(self.args[0])
 
 
 class MissingExtraError(BdpError, ImportError):

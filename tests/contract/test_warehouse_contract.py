@@ -151,3 +151,11 @@ def test_empty_file_creates_an_empty_table(warehouse, table, tmp_path) -> None:
     assert warehouse.replace_partition(table, DAY, parquet(tmp_path, DAY, [])) == 0
     assert table in warehouse.tables()
     assert warehouse.row_count(table) == 0
+
+
+def test_a_query_is_one_statement(warehouse, table, tmp_path) -> None:
+    # Running them all and answering with the last would hide what the others did.
+    warehouse.replace_partition(table, DAY, parquet(tmp_path, DAY, [1, 2]))
+    with pytest.raises(QueryError, match="2"):
+        warehouse.query(f"SELECT id FROM {table}; SELECT 1")
+    assert warehouse.query(f"SELECT count(*) AS n FROM {table};").to_pylist() == [{"n": 2}]

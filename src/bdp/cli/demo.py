@@ -6,6 +6,7 @@ import time
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bdp.cli.app import state
@@ -39,7 +40,7 @@ def demo(
         return
     steps = len(DATASETS) * 3 + 1
     with Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
@@ -67,9 +68,11 @@ def demo(
         ]
         console.print(table(name, ["", "value"], rows))
     home = result.home
-    console.print(f"\nDone in {time.perf_counter() - began:.1f} s. Data home: [cyan]{home}[/]")
+    shown = escape(str(home))
+    console.print(f"\nDone in {time.perf_counter() - began:.1f} s. Data home: [cyan]{shown}[/]")
     if result.report:
-        console.print(f"Report: [cyan]{result.report}[/]  ({len(result.charts)} charts beside it)")
+        report = escape(str(result.report))
+        console.print(f"Report: [cyan]{report}[/]  ({len(result.charts)} charts beside it)")
     # The demo's topics and lake may live outside its home (a real broker, HDFS): the
     # commands carry the settings that find them.
     bdp = " ".join([*(f"{k}={v}" for k, v in result.env.items()), f"bdp --home {home}"])
@@ -81,6 +84,7 @@ def demo(
         f'  {bdp} query "SELECT * FROM hotel_gender_daily"\n'
         f"  {bdp} etl run gamelogs --date {day}   # idempotent: same rows again",
         soft_wrap=True,
+        markup=False,
     )
 
 

@@ -7,6 +7,7 @@ import time
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from bdp.cli.app import state
 from bdp.cli.options import DateOption, JsonOption, day_or_yesterday
@@ -88,8 +89,8 @@ def simulate(
     else:
         day = dt.datetime.fromtimestamp(start_ms / 1000, settings.tz).date()
         console.print(
-            f"[bold]{dataset}[/]: {generated:,} events for {day} sent to topic "
-            f"[cyan]{topic}[/] in {seconds:.2f} s"
+            f"[bold]{escape(dataset)}[/]: {generated:,} events for {day} sent to topic "
+            f"[cyan]{escape(topic)}[/] in {seconds:.2f} s"
         )
 
 

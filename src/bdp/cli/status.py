@@ -106,7 +106,8 @@ def status(
         listed = "; ".join(f"{name}: {', '.join(days)}" for name, days in stale.items())
         console.print(
             f"Days whose raw data changed since their last ETL run (or never ran): {listed}\n"
-            "Re-run them with: bdp etl run all --stale"
+            "Re-run them with: bdp etl run all --stale",
+            markup=False,
         )
     for location, problem in damaged:
         errors.print(

@@ -117,8 +117,8 @@ def _summary(summary: Mapping[str, Any]) -> str:
         parts.append(f"<table><tr>{head}</tr>{''.join(rows)}</table>")
     others = {key: value for key, value in summary.items() if key != "datasets"}
     if others:
-        rows = "".join(f"<tr><th>{escape(str(k))}</th>{_cell(v)}</tr>" for k, v in others.items())
-        parts.append(f"<table>{rows}</table>")
+        lines = "".join(f"<tr><th>{escape(str(k))}</th>{_cell(v)}</tr>" for k, v in others.items())
+        parts.append(f"<table>{lines}</table>")
     return "\n".join(parts)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib as mpl
 import numpy as np
@@ -76,7 +76,8 @@ def chart_style(*extra_families: str) -> Iterator[None]:
     rc = dict(_RC)
     if extra_families:
         rc["font.family"] = ["sans-serif", *extra_families]
-    with mpl.rc_context(rc):
+    # matplotlib types the keys as a Literal of its known names; ours are plain strings.
+    with mpl.rc_context(cast("dict[Any, Any]", rc)):
         yield
 
 
@@ -125,8 +126,8 @@ def to_datetime64(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if pa.types.is_timestamp(column.type) and column.type.tz is not None:
         # Zoned timestamps are stored as UTC instants; dropping the zone keeps them in UTC.
         column = column.cast(pa.timestamp(column.type.unit))
-    values = column.to_numpy(zero_copy_only=False)
-    return values.astype("datetime64[ms]")
+    values: np.ndarray = column.to_numpy(zero_copy_only=False).astype("datetime64[ms]")
+    return values
 
 
 def to_float(column: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -16,7 +16,15 @@ import numpy as np
 from bdp.datasets.adlogs import EVENT_KINDS
 from bdp.simulate.base import EventTable, SimulationParams, ordered_table
 from bdp.simulate.draw import categorical, rng_streams, time_order
-from bdp.simulate.jsonwire import CORRECTED, JSON_SIMPLE, Lookup, Template, int_range
+from bdp.simulate.jsonwire import (
+    CORRECTED,
+    JSON_SIMPLE,
+    Fields,
+    Lookup,
+    Spec,
+    Template,
+    int_range,
+)
 from bdp.simulate.texts import accounts, event_time, uuid4_texts
 
 __all__ = ["CATALOG", "simulate_adlogs"]
@@ -88,20 +96,37 @@ def simulate_adlogs(params: SimulationParams) -> EventTable:
         "gender": ["female" if f else "male" for f in female],
         "age": age.tolist(),
     }
-    ad = {key: Lookup("ad", texts) for key, texts in ad_texts.items()}
+    ad: dict[str, Spec] = {key: Lookup("ad", texts) for key, texts in ad_texts.items()}
     ad["viewing_time"] = int_range("viewed", 0, maxima["viewed"])
     ad["click_count"] = int_range("clicks", 0, maxima["clicks"])
-    user = {key: Lookup("pair", pair_texts[key]) for key in ("account", "gender", "age")}
+    user: dict[str, Spec] = {
+        key: Lookup("pair", pair_texts[key]) for key in ("account", "gender", "age")
+    }
     user["click"] = Lookup("click_flag", (False, True))
     user["view"] = Lookup("view_flag", (False, True))
     user["total_time"] = int_range("last_view", 0, maxima["last_view"])
     time = event_time(event_ms)
     if params.legacy_wire_format:
         user["offset_time"] = time
-        ad_order = ("ad_id", "ad_name", "ad_explain", "genre", "viewing_time", "click_count")
+        ad_order: tuple[str, ...] = (
+            "ad_id",
+            "ad_name",
+            "ad_explain",
+            "genre",
+            "viewing_time",
+            "click_count",
+        )
         ad_order += ("start_time", "end_time")
-        user_order = ("account", "gender", "age", "click", "view", "total_time", "offset_time")
-        fields = [
+        user_order: tuple[str, ...] = (
+            "account",
+            "gender",
+            "age",
+            "click",
+            "view",
+            "total_time",
+            "offset_time",
+        )
+        fields: Fields = [
             ("Ad", [(k, ad[k]) for k in ad_order]),
             ("User", [(k, user[k]) for k in user_order]),
         ]

@@ -126,7 +126,8 @@ def segment_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
         return total
     starts = np.minimum(np.cumsum(counts) - counts, len(total) - 1)
     before = total[starts] - values[starts]  # garbage for empty segments, repeated 0 times
-    return total - np.repeat(before, counts)
+    restarted: np.ndarray = total - np.repeat(before, counts)
+    return restarted
 
 
 def time_order(event_ms: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 
 from bdp.simulate.base import EventTable, SimulationParams, ordered_table
 from bdp.simulate.draw import UserClock, categorical, rng_streams, time_order
-from bdp.simulate.jsonwire import CORRECTED, JSON_SIMPLE, Lookup, Template, Text
+from bdp.simulate.jsonwire import CORRECTED, JSON_SIMPLE, Lookup, Spec, Template, Text
 from bdp.simulate.options import HotelOptions
 from bdp.simulate.texts import accounts, draw_uuid_bits, event_time, ip_addresses, uuid_texts
 
@@ -105,7 +105,7 @@ def simulate_hotellogs(params: SimulationParams) -> EventTable:
         "status": status[valid].astype(np.int8),
         "uuid": draw_uuid_bits(event_rng, len(event_ms)),
     }
-    fields_by_key = {
+    fields_by_key: dict[str, Spec] = {
         "id": Text("uuid", uuid_texts),
         "ip": Lookup("user", ips),
         "datetime": event_time(event_ms),
@@ -116,7 +116,16 @@ def simulate_hotellogs(params: SimulationParams) -> EventTable:
         "age": Lookup("user", [AGE_BANDS[a] for a in age]),
     }
     if params.legacy_wire_format:
-        order = ("id", "ip", "datetime", "account", "method", "status", "gender", "age")
+        order: tuple[str, ...] = (
+            "id",
+            "ip",
+            "datetime",
+            "account",
+            "method",
+            "status",
+            "gender",
+            "age",
+        )
         template = Template([(k, fields_by_key[k]) for k in order], JSON_SIMPLE)
     else:
         order = ("ip", "account", "gender", "age", "id", "datetime", "method", "status")

@@ -30,6 +30,7 @@ __all__ = [
     "JsonStyle",
     "Lookup",
     "Number",
+    "Spec",
     "Template",
     "Text",
     "Verbatim",
@@ -348,7 +349,8 @@ class Template:
                 args.append(tok.render(columns[tok.name]))
         joined = pc.binary_join_element_wise(*args, "")
         # arrow's own conversion makes the bytes objects faster than splitting a buffer
-        return joined.cast(pa.binary()).to_numpy(zero_copy_only=False)
+        rendered: np.ndarray = joined.cast(pa.binary()).to_numpy(zero_copy_only=False)
+        return rendered
 
 
 def _table_index(tok: _Tab, columns: Mapping[str, np.ndarray]) -> np.ndarray:

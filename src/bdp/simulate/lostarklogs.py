@@ -9,13 +9,22 @@ the boss's time limit (a clear). When the last player of a room has finished, on
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from bdp.datasets.lostarklogs import RAID_RESULT
 from bdp.simulate.base import EventTable, SimulationParams, ordered_table
 from bdp.simulate.draw import UserClock, categorical, rng_streams, time_order
-from bdp.simulate.jsonwire import CORRECTED, JSON_SIMPLE, Lookup, Template, int_range
+from bdp.simulate.jsonwire import (
+    CORRECTED,
+    JSON_SIMPLE,
+    Fields,
+    Lookup,
+    Spec,
+    Template,
+    int_range,
+)
 from bdp.simulate.texts import (
     accounts,
     elapsed_lookup,
@@ -46,7 +55,21 @@ CLASSES = (
 METHODS = ("/move", "/chat", "/wait")
 METHOD_PROBABILITIES = (0.765, 0.85 * 0.10, 0.15)
 WAIT = 2
-KEYS = ("alt", "tab", "alt+tab", "esc", "shift", "enter", "q", "w", "e", "r", "a", "s", "d")
+KEYS: tuple[str, ...] = (
+    "alt",
+    "tab",
+    "alt+tab",
+    "esc",
+    "shift",
+    "enter",
+    "q",
+    "w",
+    "e",
+    "r",
+    "a",
+    "s",
+    "d",
+)
 KEYS += ("f", "space", "b")
 KEY_PROBABILITIES = (0.20 / 6,) * 6 + (0.80 / 10,) * 10
 P_WIDE, WIDE_RANGE, NORMAL_RANGE = 0.01, 1250, 400
@@ -207,7 +230,7 @@ class _Texts:
 
     def __init__(
         self,
-        room: dict[str, list],
+        room: dict[str, list[Any]],
         room_of: np.ndarray,
         class_of: np.ndarray,
         ips: list[str],
@@ -239,7 +262,7 @@ class _Texts:
             ("item_level", Lookup("room", r["item_level"])),
             ("endTime", Lookup("room", r["endTime"])),
         ]
-        event = {
+        event: dict[str, Spec | Fields] = {
             "sessionID": Lookup("player", p["sessionID"]),
             "startTime": Lookup("player", p["startTime"]),
             "Boss": boss,
@@ -251,7 +274,7 @@ class _Texts:
             "status": Lookup("status", (0, 1)),
             "success": Lookup("success", (0, 1)),
         }
-        result = {
+        result: dict[str, Spec | Fields] = {
             "sessionID": Lookup("room", r["sessionID"]),
             "startTime": Lookup("room", r["startTime"]),
             "Boss": room_boss,
@@ -262,9 +285,23 @@ class _Texts:
         }
         if legacy:
             event["inpukey"] = Lookup("key", KEYS)
-            event_order = ("sessionID", "startTime", "gametime", "success", "User", "Boss")
+            event_order: tuple[str, ...] = (
+                "sessionID",
+                "startTime",
+                "gametime",
+                "success",
+                "User",
+                "Boss",
+            )
             event_order += ("method", "x", "y", "inpukey", "status")
-            result_order = ("sessionID", "startTime", "gametime", "Boss", "method", "result")
+            result_order: tuple[str, ...] = (
+                "sessionID",
+                "startTime",
+                "gametime",
+                "Boss",
+                "method",
+                "result",
+            )
             result_order += ("survivors",)
             style = JSON_SIMPLE
         else:

@@ -11,7 +11,7 @@ import numpy as np
 
 from bdp.simulate.base import EventTable, SimulationParams, ordered_table
 from bdp.simulate.draw import UserClock, categorical, rng_streams, time_order
-from bdp.simulate.jsonwire import CORRECTED, HAND_WRITTEN, Lookup, Template, int_range
+from bdp.simulate.jsonwire import CORRECTED, HAND_WRITTEN, Lookup, Spec, Template, int_range
 from bdp.simulate.texts import event_time, ip_addresses, uuid4_texts
 
 __all__ = ["simulate_weblogs"]
@@ -44,14 +44,14 @@ def simulate_weblogs(params: SimulationParams) -> EventTable:
     client = np.repeat(np.arange(clients, dtype=np.int32), valid.sum(axis=1))
     n = len(event_ms)
     low, high = RESPONSE_MS
-    columns = {
+    columns: dict[str, np.ndarray] = {
         "client": client,
         "method": (event_rng.random(n) < P_POST).astype(np.int8),
         "url": categorical(event_rng.random(n), URL_PROBABILITIES),
         "code": (event_rng.random(n) < P_NOT_FOUND).astype(np.int8),
         "response_ms": event_rng.integers(low, high + 1, n, dtype=np.int16),
     }
-    fields = {
+    fields: dict[str, Spec] = {
         "ip": Lookup("client", ips),
         "datetime": event_time(event_ms),
         "method": Lookup("method", METHODS),
@@ -61,7 +61,15 @@ def simulate_weblogs(params: SimulationParams) -> EventTable:
         "sessionID": Lookup("client", sessions),
     }
     if params.legacy_wire_format:
-        order = ("ip", "datetime", "method", "url", "responseCode", "responseTime", "sessionID")
+        order: tuple[str, ...] = (
+            "ip",
+            "datetime",
+            "method",
+            "url",
+            "responseCode",
+            "responseTime",
+            "sessionID",
+        )
         template = Template([(k, fields[k]) for k in order], HAND_WRITTEN)
     else:
         order = ("ip", "sessionID", "datetime", "method", "url", "responseCode", "responseTime")

@@ -75,7 +75,10 @@ class Warehouse(abc.ABC):
 
     @abc.abstractmethod
     def query(self, sql: str) -> pa.Table:
-        """Run `sql` and return its result; a rejected query raises `QueryError`."""
+        """Run `sql`, one statement, and return its result; a rejected query raises
+        `QueryError`. Queries only read the warehouse's tables: a statement that would
+        write, reach files or databases outside the warehouse, or load code is refused,
+        and so is more than one statement (rather than answering with the last one)."""
 
     @abc.abstractmethod
     def tables(self) -> list[str]:

@@ -5,6 +5,11 @@ So that queries can run between a day's loads (and an ETL can run while someone
 queries), every operation opens the file for just as long as it takes: loads read-write,
 everything else read-only. An operation that finds the file held by another process
 waits for it, up to `lock_timeout_s`, then fails naming the holder.
+
+A read-only connection is also shut off from everything outside the file: DuckDB
+would otherwise let a query write files (`COPY ... TO`, `EXPORT DATABASE`), attach
+other databases, read any file (`read_csv`, `read_parquet`), install or load
+extensions, or change those settings back. Its configuration is locked once open.
 """
 
 from __future__ import annotations
@@ -34,6 +39,15 @@ __all__ = ["DuckDBWarehouse", "WarehouseLockedError"]
 
 RETRY_FIRST_S = 0.05
 RETRY_MAX_S = 1.0
+
+# Queries read tables stored in the database file itself, never lake files, so a
+# read-only connection needs no access outside it: no allowed paths or directories.
+_READ_ONLY_CONFIG: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+}
 
 
 class WarehouseLockedError(WarehouseError):
@@ -90,7 +104,11 @@ class DuckDBWarehouse(Warehouse):
         conn = self._open(write=write)
         try:
             # Timestamps are stored as instants; UTC keeps what queries show unambiguous.
+            # (Set here, not in the config: DuckDB knows TimeZone only once it is open.)
             conn.execute("SET TimeZone = 'UTC'")
+            if not write:
+                # Last: from now on no statement can undo the restrictions.
+                conn.execute("SET lock_configuration = true")
             yield conn
         finally:
             conn.close()
@@ -100,7 +118,8 @@ class DuckDBWarehouse(Warehouse):
         pause, waited = RETRY_FIRST_S, False
         while True:
             try:
-                return duckdb.connect(self.path, read_only=not write, config=self._config)
+                config = self._config if write else {**self._config, **_READ_ONLY_CONFIG}
+                return duckdb.connect(self.path, read_only=not write, config=config)
             except duckdb.Error as exc:
                 if not _is_lock_conflict(exc):
                     raise WarehouseError(f"cannot open warehouse {self.path}: {exc}") from exc
@@ -176,11 +195,22 @@ class DuckDBWarehouse(Warehouse):
                 self._run(conn, f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(name)} {kind}")
 
     def query(self, sql: str) -> pa.Table:
-        """Queries read: the warehouse's tables change only through loads."""
+        """Queries read the warehouse's tables, nothing else: the tables change only
+        through loads, and files outside the database are out of reach."""
         with self._reading() as conn:
             try:
+                statements = len(conn.extract_statements(sql))
+                if statements == 0:
+                    raise QueryError("the query holds no SQL statement", sql)
+                if statements > 1:
+                    # DuckDB would run them all and return only the last result.
+                    raise QueryError(
+                        f"the query holds {statements} SQL statements; run one at a time", sql
+                    )
                 relation = conn.sql(sql)
                 return relation.to_arrow_table() if relation is not None else pa.table({})
+            except duckdb.PermissionException as exc:
+                raise QueryError(f"queries read only the warehouse's tables: {exc}", sql) from exc
             except duckdb.Error as exc:
                 raise QueryError(str(exc), sql) from exc
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from matplotlib.axes import Axes
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 
 from bdp.report.context import ChartContext
@@ -31,7 +33,7 @@ class ChartSpec:
 
 def label_bars(ax: Axes, labels: list[str], *, horizontal: bool = False) -> None:
     """Write a label at the end of each bar of the axes' first bar container."""
-    container = ax.containers[0]
+    container = cast(BarContainer, ax.containers[0])
     ax.bar_label(container, labels=labels, padding=3, fontsize=10)
     # Leave room for the labels inside the axes (more for multi-line ones), so they
     # never run into the title.

@@ -14,6 +14,7 @@ import matplotlib.dates as mdates
 import numpy as np
 import pyarrow as pa
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from bdp.report.charts.base import ChartSpec, label_bars
 from bdp.report.context import ChartContext
@@ -156,7 +157,7 @@ def _max_deaths_bar(ctx: ChartContext) -> Figure:
     ax.set_title(f"LoL: highest deathCount per champion — {ctx.dt}")
     ax.set_xlabel("champion")
     ax.set_ylabel("max deathCount (deaths in one game)")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.tick_params(axis="x", labelrotation=30)
     return fig
 
@@ -183,7 +184,7 @@ def _speed_histogram(ctx: ChartContext) -> Figure:
         weights = np.full(len(subset), 1.0 / len(subset))
         ax.hist(
             subset,
-            bins=edges,
+            bins=edges.tolist(),
             weights=weights,
             histtype="step",
             linewidth=2,
