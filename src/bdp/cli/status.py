@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from bdp.cli.app import state
 from bdp.cli.options import JsonOption
-from bdp.cli.output import console, errors, print_json, table
+from bdp.cli.output import console, errors, one_line, print_json, table
 
 __all__ = ["register"]
 
@@ -110,9 +111,8 @@ def status(
             markup=False,
         )
     for location, problem in damaged:
-        errors.print(
-            f"damaged: {location}: {problem}", markup=False, highlight=False, soft_wrap=True
-        )
+        # One line per file, however long its path, and printed literally.
+        errors.print(Text(one_line(f"damaged: {location}: {problem}")), soft_wrap=True)
     _exit_if_damaged(damaged)
 
 
