@@ -25,7 +25,7 @@ from bdp.datasets import DATASETS
 from bdp.etl import run_etl
 from bdp.lake import open_lake
 from bdp.simulate import RaidOptions, SimulationParams, send_events, simulate
-from bdp.status import zone_rows
+from bdp.status import dataset_rows
 from bdp.stream import StreamJob
 
 __all__ = ["DatasetSummary", "DemoResult", "demo_environment", "demo_settings", "run_demo"]
@@ -157,8 +157,8 @@ def run_demo(
             began = time.perf_counter()
             StreamJob(settings, bus, lake, [name]).run(until_idle=True)
             summary.seconds["stream"] = time.perf_counter() - began
-            summary.lake_rows = sum(zone_rows(lake, "raw", name).values())
-            summary.quarantined = sum(zone_rows(lake, "quarantine", name).values())
+            rows = dataset_rows(lake, name)
+            summary.lake_rows, summary.quarantined = rows.total("raw"), rows.total("quarantine")
 
     for name, summary in summaries.items():
         notify("etl", name)

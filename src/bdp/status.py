@@ -1,7 +1,12 @@
 """What is where: topics and lag, lake partitions with row counts, last ETL runs.
 
-Shared by `bdp status` and the demo's reconciliation, so both count the same way:
-rows are counted from the landed files themselves, not from the job's own tally.
+Shared by `bdp status` and the demo's reconciliation, so both count the same way.
+Rows come from what landing recorded for each file (`bdp.lake.manifests`), not from
+the files' contents: status costs a listing and one small read per batch, however
+big the files grow. Each file's size is compared with its record on the way, so a
+file cut short or altered is reported; `verify=True` also decompresses every file
+and counts its records. Files landed before counts were recorded are counted by
+reading them.
 """
 
 from __future__ import annotations
@@ -11,10 +16,13 @@ from dataclasses import dataclass, field
 
 from bdp.bus import Bus
 from bdp.lake import Lake
+from bdp.lake.manifests import FileCheck, LandedFiles
+from bdp.lake.rawfiles import RAW_SUFFIXES
 from bdp.stream import GROUP
-from bdp.stream.files import count_lines
 
-__all__ = ["TopicStatus", "topic_status", "zone_rows"]
+__all__ = ["ZONES", "DatasetRows", "TopicStatus", "dataset_rows", "topic_status"]
+
+ZONES = ("raw", "quarantine")
 
 
 @dataclass
@@ -49,12 +57,30 @@ def topic_status(bus: Bus, group: str = GROUP) -> list[TopicStatus]:
     return found
 
 
-def zone_rows(lake: Lake, zone: str, name: str) -> dict[str, int]:
-    """Rows per `dt` partition of one dataset in the raw or quarantine zone."""
-    rows: dict[str, int] = defaultdict(int)
-    for info in lake.list_files(f"{zone}/{name}"):
-        parts = info.path.split("/")
-        day = next((p.removeprefix("dt=") for p in parts if p.startswith("dt=")), None)
-        if day is not None:
-            rows[day] += count_lines(lake.read(info.path), info.path)
-    return dict(sorted(rows.items()))
+@dataclass
+class DatasetRows:
+    """Rows per `dt` partition of one dataset in each zone, and its damaged files."""
+
+    zones: dict[str, dict[str, int]]
+    damaged: list[FileCheck]
+
+    def total(self, zone: str) -> int:
+        return sum(self.zones[zone].values())
+
+
+def dataset_rows(lake: Lake, name: str, verify: bool = False) -> DatasetRows:
+    landed = LandedFiles(lake, name)
+    zones, damaged = {}, []
+    for zone in ZONES:
+        rows: dict[str, int] = defaultdict(int)
+        for info in lake.list_files(f"{zone}/{name}"):
+            parts = info.path.split("/")
+            day = next((p.removeprefix("dt=") for p in parts if p.startswith("dt=")), None)
+            if day is None or not info.path.endswith(RAW_SUFFIXES):
+                continue
+            check = landed.check(info, verify)
+            rows[day] += check.records
+            if check.problem:
+                damaged.append(check)
+        zones[zone] = dict(sorted(rows.items()))
+    return DatasetRows(zones, damaged)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.conftest import as_json
 
 DAY = "2024-04-16"
@@ -93,3 +95,31 @@ def test_errors_are_clear(bdp, tmp_path) -> None:
     assert bad_sql.returncode == 1 and "error" in bad_sql.stderr.lower()
     bad_date = bdp("etl", "run", "weblogs", "--date", "16/04/2024", check=False)
     assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
+
+
+@pytest.mark.parametrize("compression", ["zstd", "gzip"])
+def test_a_raw_file_cut_short_is_reported_by_status_and_refused_by_etl(
+    bdp, tmp_path, compression: str
+) -> None:
+    env = {"BDP_LAKE__RAW_COMPRESSION": compression}
+    bdp("simulate", "weblogs", "--date", DAY, "--users", "20", env_extra=env)
+    bdp("stream", "run", "--until-idle", env_extra=env)
+    loaded = as_json(bdp("etl", "run", "weblogs", "--date", DAY, "--json"))["weblogs"][DAY]
+    raw = sorted((tmp_path / "home" / "lake" / "raw" / "weblogs" / f"dt={DAY}").iterdir())
+    cut = raw[0]
+    assert cut.name.endswith(".gz" if compression == "gzip" else ".zst")
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+
+    status = bdp("status", check=False)
+    assert status.returncode == 1
+    [line] = status.stderr.splitlines()  # one line, not "Aborted." nor a traceback
+    assert line.startswith(f"damaged: {cut}: has {cut.stat().st_size:,} bytes, but ")
+    damaged = as_json(bdp("status", "--json", check=False))["damaged_files"]
+    assert [entry["file"] for entry in damaged] == [str(cut)]
+
+    etl = bdp("etl", "run", "weblogs", "--date", DAY, check=False)
+    assert etl.returncode == 1
+    assert etl.stderr.splitlines() == [f"error: {cut}: {damaged[0]['problem']}"]
+    # The day keeps what its last good run loaded.
+    count = as_json(bdp("query", "SELECT count(*) AS n FROM weblog_access_log", "--json"))
+    assert count == [{"n": loaded["tables"]["weblog_access_log"]}]

@@ -19,8 +19,8 @@ import orjson
 
 from bdp.config import load_settings
 from bdp.lake import open_lake
+from bdp.lake.rawfiles import decode_lines
 from bdp.stream.checkpoint import CheckpointStore
-from bdp.stream.files import decode_lines
 
 __all__ = [
     "PRODUCER",

@@ -1,32 +1,54 @@
-"""`bdp status`: topics and lag, lake partitions, last ETL runs."""
+"""`bdp status`: topics and lag, lake partitions, last ETL runs, damaged lake files.
+
+Lake row counts come from what landing recorded, so status stays quick on a big lake;
+it still compares each file's size with its record. `--verify` decompresses every
+file too. Damaged files are listed one per line on stderr and make the exit code 1.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+from rich.text import Text
 
 from bdp.cli.app import state
 from bdp.cli.options import JsonOption
-from bdp.cli.output import console, print_json, table
+from bdp.cli.output import console, errors, one_line, print_json, table
 
 __all__ = ["register"]
 
 
-def status(ctx: typer.Context, json: JsonOption = False) -> None:
+def status(
+    ctx: typer.Context,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Also decompress every lake file and count its records (slow on a big "
+            "lake); without it, files are checked by their size.",
+        ),
+    ] = False,
+    json: JsonOption = False,
+) -> None:
     """Show what is on the bus, in the lake and in the warehouse."""
     from bdp.bus import open_bus
     from bdp.datasets import DATASETS
     from bdp.etl.runs import last_runs, stale_days
     from bdp.lake import open_lake
-    from bdp.status import topic_status, zone_rows
+    from bdp.status import dataset_rows, topic_status
 
     settings = state(ctx).settings
     with open_bus(settings) as bus:
         topics = topic_status(bus)
     lake = open_lake(settings)
-    lake_rows = {
-        name: {zone: zone_rows(lake, zone, name) for zone in ("raw", "quarantine")}
-        for name in DATASETS
-    }
+    by_dataset = {name: dataset_rows(lake, name, verify) for name in DATASETS}
+    lake_rows = {name: rows.zones for name, rows in by_dataset.items()}
+    damaged = [
+        (lake.uri(check.path), check.problem)
+        for rows in by_dataset.values()
+        for check in rows.damaged
+    ]
     runs = last_runs(settings, limit=20)
     stale = {
         name: [str(day) for day in days]
@@ -48,8 +70,10 @@ def status(ctx: typer.Context, json: JsonOption = False) -> None:
                 "lake": lake_rows,
                 "etl_runs": [run.as_dict() for run in runs],
                 "stale_days": stale,
+                "damaged_files": [{"file": f, "problem": p} for f, p in damaged],
             }
         )
+        _exit_if_damaged(damaged)
         return
     console.print(
         table(
@@ -86,6 +110,15 @@ def status(ctx: typer.Context, json: JsonOption = False) -> None:
             "Re-run them with: bdp etl run all --stale",
             markup=False,
         )
+    for location, problem in damaged:
+        # One line per file, however long its path, and printed literally.
+        errors.print(Text(one_line(f"damaged: {location}: {problem}")), soft_wrap=True)
+    _exit_if_damaged(damaged)
+
+
+def _exit_if_damaged(damaged: list[tuple[str, str | None]]) -> None:
+    if damaged:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,12 @@ by replacing partition D, so re-running a day — after a failure, or because la
 arrived — replaces it everywhere and never duplicates it (E8). The day is an explicit
 argument, never the wall clock (E9). A day without raw files yields empty partitions.
 
+A damaged raw file fails the run, naming the file, before anything is replaced. Each
+file's size is compared with what landing recorded before the engine reads anything;
+then the rows the engine parsed must add up to the records landed. When they do not,
+or the engine cannot read the files, each file is decompressed and counted to name
+the one at fault. Checking sizes and one total keeps the day's files read once.
+
 An engine that only opens local paths (DuckDB) on a lake without them (HDFS) works on a
 local scratch copy: the day's raw files are downloaded, the engine writes each table's
 Parquet locally, the files are uploaded into a lake staging directory that is swapped
@@ -18,7 +24,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,10 +33,11 @@ from pathlib import Path
 from bdp.config import Settings
 from bdp.datasets import get_dataset
 from bdp.errors import BdpError
-from bdp.etl.engine import DataFrame, Engine, open_engine
+from bdp.etl.engine import DataFrame, Engine, EngineError, open_engine
 from bdp.etl.runs import EtlRun, RunLog, raw_files, raw_fingerprint
 from bdp.etl.transforms import TransformOptions, get_transform
-from bdp.lake import Lake, open_lake, partition_dir
+from bdp.lake import FileInfo, Lake, open_lake, partition_dir
+from bdp.lake.manifests import LandedFiles, refuse_damaged
 from bdp.warehouse import Warehouse, open_warehouse
 
 __all__ = ["EtlError", "EtlResult", "run_etl", "transform_options"]
@@ -89,22 +97,26 @@ def run_etl(
                 owned.callback(shutil.rmtree, scratch, ignore_errors=True)
             files = raw_files(lake, dataset, dt)
             fingerprint = raw_fingerprint(files)
+            landed = _landed_records(lake, dataset, files)
             began = time.perf_counter()
             raw = engine.read_raw(source, [_local_uri(lake, info.path, scratch) for info in files])
             # Parse and cast the day once; every table is derived from the typed rows.
             typed = transform.typed(raw, engine, options)
-            if transform.EVENTS_TABLE is not None:
-                # The typed rows are a table of their own: encode them once, as that
-                # table, and read the other tables' input back from its Parquet files.
-                curated = _write(transform.EVENTS_TABLE, typed, dt, lake, engine, stages, scratch)
-                events = engine.read_parquet(curated.location(lake))
-                raw_rows = int(events.count())
-                tables[curated.table] = _load(curated, dt, lake, warehouse, stages)
-            else:
-                events = engine.materialize(typed)
-                owned.callback(engine.release, events)
-                raw_rows = int(events.count())
-                stages["read"] = time.perf_counter() - began
+            with _blaming_raw_files(lake, dataset, files):
+                if transform.EVENTS_TABLE is not None:
+                    # The typed rows are a table of their own: encode them once, as that
+                    # table, and read the other tables' input back from its Parquet files.
+                    curated = _write(
+                        transform.EVENTS_TABLE, typed, dt, lake, engine, stages, scratch, landed
+                    )
+                    events = engine.read_parquet(curated.location(lake))
+                    raw_rows = int(events.count())
+                    tables[curated.table] = _load(curated, dt, lake, warehouse, stages)
+                else:
+                    events = engine.materialize(typed)
+                    owned.callback(engine.release, events)
+                    raw_rows = _checked_rows(int(events.count()), landed)
+                    stages["read"] = time.perf_counter() - began
             frames = transform.build(events, engine, options)
             if set(frames) != set(transform.TABLES):
                 raise EtlError(f"{dataset}: built {sorted(frames)}, expected {transform.TABLES}")
@@ -159,6 +171,43 @@ class _Curated:
         return str(self.local) if self.local is not None else lake.uri(self.directory)
 
 
+class _RowsDiffer(Exception):
+    """The engine parsed another number of raw rows than the files hold."""
+
+    def __init__(self, parsed: int, landed: int) -> None:
+        self.parsed, self.landed = parsed, landed
+        super().__init__(f"the engine read {parsed:,} raw rows, but {landed:,} were landed")
+
+
+def _landed_records(lake: Lake, dataset: str, files: list[FileInfo]) -> int:
+    """The records the day's files hold, as landing recorded them; a file whose size
+    differs from its record fails the run here, before the engine reads anything."""
+    landed = LandedFiles(lake, dataset)
+    checks = [landed.check(info) for info in files]
+    refuse_damaged(lake, checks)
+    return sum(check.records for check in checks)
+
+
+def _checked_rows(parsed: int, landed: int) -> int:
+    if parsed != landed:
+        raise _RowsDiffer(parsed, landed)
+    return parsed
+
+
+@contextmanager
+def _blaming_raw_files(lake: Lake, dataset: str, files: list[FileInfo]) -> Iterator[None]:
+    """When the engine cannot read the day, or reads another number of rows than was
+    landed, decompress and count each file to name the damaged one."""
+    try:
+        yield
+    except (EngineError, _RowsDiffer) as exc:
+        landed = LandedFiles(lake, dataset)
+        refuse_damaged(lake, [landed.check(info, verify=True) for info in files])
+        if isinstance(exc, _RowsDiffer):
+            raise EtlError(f"{dataset}: {exc}") from None
+        raise
+
+
 def _check_is_events(table: str, frame: DataFrame, events: DataFrame) -> None:
     """The table published from the typed rows must be what `build` says it is."""
     if list(frame.columns) != list(events.columns):
@@ -176,21 +225,24 @@ def _write(
     engine: Engine,
     stages: dict[str, float],
     scratch: Path | None = None,
+    rows: int | None = None,
 ) -> _Curated:
     """Write one table's day to a staging directory and swap it into the lake.
 
     With a `scratch` directory the engine writes there and the files are uploaded into
-    the lake's staging directory.
+    the lake's staging directory. With `rows`, the table written must hold that many,
+    or the curated partition is left as it was.
     """
     curated = partition_dir("curated", table, dt.isoformat())
     staged = lake.staging_dir(f"etl-{table}-{dt.isoformat()}")
     local = scratch / "curated" / table / f"dt={dt.isoformat()}" if scratch else None
     began = time.perf_counter()
     try:
-        if local is None:
-            engine.write_parquet(df, lake.uri(staged))
-        else:
-            engine.write_parquet(df, str(local))
+        written = lake.uri(staged) if local is None else str(local)
+        engine.write_parquet(df, written)
+        if rows is not None:
+            _checked_rows(int(engine.read_parquet(written).count()), rows)
+        if local is not None:
             _upload(lake, local, staged)
         lake.replace_dir(staged, curated)
     except BaseException:

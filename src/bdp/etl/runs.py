@@ -20,9 +20,9 @@ from typing import Any
 
 from bdp.config import Settings
 from bdp.lake import FileInfo, Lake
+from bdp.lake.rawfiles import RAW_SUFFIXES
 
 __all__ = [
-    "RAW_SUFFIXES",
     "EtlRun",
     "RunLog",
     "last_runs",
@@ -31,9 +31,6 @@ __all__ = [
     "record_run",
     "stale_days",
 ]
-
-RAW_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
-"""Raw record files; anything else in a raw partition (markers, checksums) is ignored."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS etl_runs (

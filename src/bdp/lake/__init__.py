@@ -3,6 +3,8 @@
 `open_lake(settings)` picks the backend from the lake URL's scheme, in `LAKES`: a plain
 path (or `file://`) is the local file system; `hdfs://host:port/path` or
 `webhdfs://host:http_port/path` is HDFS.
+The lake also owns the format of its zones' files: `bdp.lake.rawfiles` for the raw and
+quarantine zones, which the stream job writes and the ETL and `bdp status` read.
 """
 
 from __future__ import annotations

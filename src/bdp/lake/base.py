@@ -1,10 +1,11 @@
 """The lake interface: a file tree with atomic publication.
 
 Paths are relative to the lake root and always use `/`. The zones are
-`raw/<dataset>/dt=YYYY-MM-DD/`, `quarantine/<dataset>/dt=…/`, `curated/<table>/dt=…/`
-and `_checkpoints/<job>/`. A reader never sees a half-written file: `publish` writes a
-temporary file, makes it durable, then renames it into place; `replace_dir` swaps a
-whole directory (a curated partition) in one step.
+`raw/<dataset>/dt=YYYY-MM-DD/`, `quarantine/<dataset>/dt=…/`, `curated/<table>/dt=…/`,
+`_checkpoints/<job>/` and `_manifests/<dataset>/` (what each landed batch wrote). A
+reader never sees a half-written file: `publish` writes a temporary file, makes it
+durable, then renames it into place; `replace_dir` swaps a whole directory (a curated
+partition) in one step.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bdp.lake import LAKES
 from bdp.lake.base import FileInfo, Lake
+from bdp.localfs import atomic_write, fsync_dir, fsync_file
 
 __all__ = ["LocalLake"]
 
@@ -30,13 +31,7 @@ class LocalLake(Lake):
     def publish(self, path: str, data: bytes) -> None:
         target = self._abs(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f"{TEMP_PREFIX}{target.name}.{uuid.uuid4().hex}.tmp")
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-        _fsync_dir(target.parent)
+        atomic_write(target, data)
 
     def read(self, path: str) -> bytes:
         return self._abs(path).read_bytes()
@@ -88,8 +83,7 @@ class LocalLake(Lake):
         target.parent.mkdir(parents=True, exist_ok=True)
         for dirpath, _, filenames in os.walk(source):
             for name in filenames:
-                with open(Path(dirpath) / name, "rb") as handle:
-                    os.fsync(handle.fileno())
+                fsync_file(Path(dirpath) / name)
         # Two renames: a reader sees the old partition or the new one, never a mix. A
         # crash between them leaves the day absent until it is re-run, and the retired
         # copy behind, which the next replace of the same directory clears away.
@@ -99,17 +93,9 @@ class LocalLake(Lake):
         if target.exists():
             os.replace(target, retired)
         os.replace(source, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         if retired.exists():
             shutil.rmtree(retired)
 
     def uri(self, path: str) -> str:
         return str(self._abs(path))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -7,7 +7,6 @@ because a chart that breaks on data it has is a bug to fix, not a gap to hide.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bdp.errors import BdpError
+from bdp.localfs import atomic_write
 from bdp.report.catalog import SECTIONS, Section, all_tables
 from bdp.report.charts.base import ChartSpec
 from bdp.report.context import ChartContext, ChartSkipped, Query, TableCount, probe_tables, sql_date
@@ -63,9 +63,7 @@ def build_report(
     page = render_html(dt, outcomes, summary, datetime.now(UTC))
     html_path = day_dir / f"report-{dt.isoformat()}.html"
     # Write then rename, so a reader never sees half a page.
-    partial = html_path.with_suffix(".html.partial")
-    partial.write_text(page, encoding="utf-8")
-    os.replace(partial, html_path)
+    atomic_write(html_path, page.encode("utf-8"))
     charts = [c.png for o in outcomes for c in o.charts if c.png is not None]
     skipped = {c.spec.name: c.skipped for o in outcomes for c in o.charts if c.skipped}
     return Report(html=html_path, charts=charts, skipped=skipped)

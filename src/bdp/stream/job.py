@@ -21,8 +21,9 @@ from bdp.bus import Bus, Consumer, RecordBatch
 from bdp.config import Settings
 from bdp.datasets import Dataset, get_dataset
 from bdp.lake import Lake, partition_dir
+from bdp.lake.manifests import BatchFiles
+from bdp.lake.rawfiles import quarantine_line
 from bdp.stream.checkpoint import Checkpoint, CheckpointStore
-from bdp.stream.files import encode_lines, quarantine_line, raw_file_name
 from bdp.stream.lease import PartitionLease
 from bdp.stream.validate import Validated, validate_batch
 
@@ -175,15 +176,15 @@ class StreamJob:
 
     def land(self, dataset: Dataset, batch: RecordBatch) -> DatasetStats:
         """Land one batch of one partition exactly once: record its range as pending,
-        publish its raw and quarantine files, then record it done. Re-landing the same
-        range rewrites the same files, which is what makes recovery safe."""
+        publish its manifest, raw and quarantine files, then record it done. Re-landing
+        the same range rewrites the same files, which is what makes recovery safe."""
         first, last = batch.first_offset, batch.last_offset
         topic, partition = dataset.topic, batch.partition
         self.checkpoints.save(topic, partition, Checkpoint(first, (first, last)))
         checked = validate_batch(
             dataset, batch.values, self.settings.stream.max_record_bytes, self.settings.tz
         )
-        name = raw_file_name(partition, first, last, self.compression)
+        files = BatchFiles(dataset.name, partition, first, last, len(batch), self.compression)
         outcome = DatasetStats(read=len(batch), landed=len(checked.valid))
         valid = (
             batch.values
@@ -191,15 +192,13 @@ class StreamJob:
             else [batch.values[i] for i in checked.valid]
         )
         for day, lines in _by_date(checked.dates, valid):
-            self.lake.publish(
-                f"{partition_dir('raw', dataset.name, day)}/{name}", self._encode(lines)
-            )
+            files.add(partition_dir("raw", dataset.name, day), lines)
             outcome.files += 1
             outcome.dates[day] += len(lines)
         for day, lines in self._rejections(dataset, batch, checked):
-            path = f"{partition_dir('quarantine', dataset.name, day)}/{name}"
-            self.lake.publish(path, self._encode(lines))
+            files.add(partition_dir("quarantine", dataset.name, day), lines)
             outcome.files += 1
+        files.publish(self.lake)
         outcome.quarantined = len(checked.rejected)
         outcome.reasons.update(rejection.reason for rejection in checked.rejected)
         self.checkpoints.save(topic, partition, Checkpoint(last + 1, None))
@@ -227,9 +226,6 @@ class StreamJob:
             for r in checked.rejected
         ]
         return _by_date(arrival, lines)
-
-    def _encode(self, lines: list[bytes]) -> bytes:
-        return encode_lines(lines, self.compression)
 
 
 def _by_date(dates: np.ndarray, lines: list[bytes]) -> list[tuple[str, list[bytes]]]:

@@ -14,8 +14,8 @@ import pytest
 from bdp.bus import open_bus
 from bdp.config import Settings, load_settings
 from bdp.lake import Lake, open_lake
+from bdp.lake.rawfiles import decode_lines
 from bdp.stream import StreamJob
-from bdp.stream.files import decode_lines
 
 DAY = "2024-04-16"
 DATASET = "weblogs"

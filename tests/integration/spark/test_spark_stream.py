@@ -20,8 +20,8 @@ import pytest
 from bdp.bus import open_bus
 from bdp.config import load_settings
 from bdp.lake import open_lake
+from bdp.lake.rawfiles import decode_lines
 from bdp.stream.checkpoint import CheckpointStore
-from bdp.stream.files import decode_lines
 from tests.integration.spark.processes import descendants, wait_gone
 from tests.scenarios.sigkill import assert_exactly_once, bdp, start_producer
 
@@ -111,6 +111,22 @@ def test_a_simulated_day_lands_as_the_embedded_job_lands_it(
             )
         )
         assert all(q["reason"] and q["topic"] == dataset for q in quarantined)
+    # Its batches recorded their files as the embedded job's do: status counts from the
+    # records and, decompressing every file, finds them all as recorded.
+    lake = open_lake(load_settings(home=tmp_path / "spark", environ={}))
+    assert all(lake.list_files(f"_manifests/{dataset}") for dataset in DATASETS)
+    status = subprocess.run(
+        bdp(tmp_path / "spark", "status", "--verify", "--json"),
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert status.returncode == 0, status.stderr.decode()[-2000:]
+    seen = orjson.loads(status.stdout)
+    assert seen["damaged_files"] == []
+    for dataset in DATASETS:
+        assert sum(seen["lake"][dataset]["raw"].values()) == spark[dataset]["landed"]
+        assert sum(seen["lake"][dataset]["quarantine"].values()) == len(BAD)
 
 
 RECORDS = 90_000

@@ -11,9 +11,9 @@ import pytest
 from bdp.bus import open_bus
 from bdp.config import Settings, load_settings
 from bdp.lake import open_lake
+from bdp.lake.rawfiles import decode_lines
 from bdp.stream import StreamJob
 from bdp.stream.checkpoint import Checkpoint, CheckpointStore
-from bdp.stream.files import decode_lines
 
 WEB = (
     '{"ip":"192.168.0.1","datetime":"%s","method":"GET","url":"/","responseCode":200,'
@@ -131,3 +131,28 @@ def test_workers_share_the_partitions_and_land_the_same_files(settings: Settings
     assert {p: store.load("weblogs", p) for p in ends} == {
         p: Checkpoint(end, None) for p, end in ends.items()
     }
+
+
+def test_each_batch_records_its_files_counts_and_sizes(settings: Settings) -> None:
+    # Two event dates (in Seoul) and a bad record: three files per partition's batch.
+    values = [web(i, f"2024-04-16T{14 + i % 2}:30:00.000Z") for i in range(40)]
+    produce(settings, [*values, b"{broken"])
+    run(settings)
+    lake = open_lake(settings)
+    files = {
+        info.path: info
+        for zone in ("raw", "quarantine")
+        for info in lake.list_files(f"{zone}/weblogs")
+    }
+    recorded = {}
+    for info in lake.list_files("_manifests/weblogs"):
+        manifest = orjson.loads(lake.read(info.path))
+        # A batch's files add up to its offset range (the local bus has no gaps).
+        counts = [f["records"] for f in manifest["files"].values()]
+        assert sum(counts) == manifest["records"] == manifest["last"] - manifest["first"] + 1
+        recorded.update(manifest["files"])
+    assert sorted(recorded) == sorted(files)
+    for path, record in recorded.items():
+        assert record["bytes"] == files[path].size
+        assert record["records"] == len(decode_lines(lake.read(path), path))
+    assert len([p for p in recorded if p.startswith("quarantine/")]) == 1

@@ -29,19 +29,12 @@ from bdp.bus.local.segment import (
     list_segments,
     log_path,
 )
+from bdp.localfs import fsync_dir
 
-__all__ = ["LOCK_FILE", "FsyncMode", "IntervalSyncer", "PartitionAppender", "fsync_dir"]
+__all__ = ["LOCK_FILE", "FsyncMode", "IntervalSyncer", "PartitionAppender"]
 
 LOCK_FILE = ".lock"
 FsyncMode = Literal["always", "interval", "never"]
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class PartitionLock:

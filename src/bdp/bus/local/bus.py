@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bdp.bus import BUSES
 from bdp.bus.base import Bus, Consumer, Producer, StartFrom
-from bdp.bus.local.appender import PartitionLock, fsync_dir
+from bdp.bus.local.appender import PartitionLock
 from bdp.bus.local.consumer import LocalConsumer
 from bdp.bus.local.groups import OffsetStore
 from bdp.bus.local.producer import LocalProducer
@@ -40,6 +40,7 @@ from bdp.bus.local.topics import (
 )
 from bdp.config import BusSettings
 from bdp.errors import NotFoundError
+from bdp.localfs import fsync_dir
 
 __all__ = ["LocalBus"]
 

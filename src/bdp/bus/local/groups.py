@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from bdp.bus.local.appender import fsync_dir
+from bdp.localfs import atomic_write
 
 __all__ = ["OffsetStore"]
 
@@ -60,13 +60,7 @@ class OffsetStore:
             body = json.dumps(
                 {"group": group, "topic": topic, "offsets": dict(sorted(merged.items()))}
             ).encode()
-            temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with open(temp, "wb") as handle:
-                handle.write(body)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
-            fsync_dir(self.directory)
+            atomic_write(path, body)
         finally:
             os.close(lock_fd)
 

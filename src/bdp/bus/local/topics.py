@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bdp.bus.checks import check_topic_name
-from bdp.bus.local.appender import fsync_dir
 from bdp.errors import NotFoundError
+from bdp.localfs import fsync_dir
 
 __all__ = ["TopicConfig", "create_topic_dir", "delete_topic_dir", "load_topic"]
 
