@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -70,5 +71,6 @@ def _cell(value: Any) -> str:
 
 
 def report_error(exc: BaseException, code: int) -> int:
-    errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+    # One line however long (no wrapping), the message printed literally.
+    errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from bdp.cli.app import state
 from bdp.cli.options import JsonOption
@@ -42,6 +43,11 @@ def status(ctx: typer.Context, json: JsonOption = False) -> None:
                         "end_offsets": t.end_offsets,
                         "records": t.records,
                         "lag": t.total_lag,
+                        "corrupt": {
+                            p: {"offset": e.offset, "file": e.file, "position": e.position}
+                            for p, e in t.corrupt.items()
+                        },
+                        "skipped": t.skipped,
                     }
                     for t in topics
                 },
@@ -54,13 +60,25 @@ def status(ctx: typer.Context, json: JsonOption = False) -> None:
     console.print(
         table(
             "Bus topics",
-            ["topic", "partitions", "records", "end offset", "stream lag"],
+            ["topic", "partitions", "records", "end offset", "stream lag", "skipped"],
             [
-                (t.topic, t.partitions, t.records, sum(t.end_offsets.values()), t.total_lag)
+                (
+                    t.topic,
+                    t.partitions,
+                    t.records,
+                    sum(t.end_offsets.values()),
+                    t.total_lag,
+                    sum(t.skipped.values()),
+                )
                 for t in topics
             ],
         )
     )
+    for t in topics:
+        for error in t.corrupt.values():
+            console.print(
+                f"[bold red]corrupt:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+            )
     console.print(
         table(
             "Lake partitions",
