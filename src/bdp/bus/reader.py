@@ -356,16 +356,20 @@ def _scan_from_index(directory: Path, base: int, fd: int) -> tuple[int, int, int
 
 
 def _find_timestamp(directory: Path, base: int, fd: int, timestamp_ms: int) -> int | None:
+    """The first offset of the segment with a timestamp >= `timestamp_ms`, None when
+    every record is older. Where frames stop short of the end, their next offset: what
+    lies behind damage is unknown, and reading from there reports the damage instead
+    of landing silently later."""
     end = os.fstat(fd).st_size
     index = SegmentIndex.load(index_path(directory, base), base).valid_before(end)
     position, offset, _ = index.for_timestamp(timestamp_ms, base)
     starts = [(position, offset), (0, base)] if position else [(0, base)]
     for start, expected in starts:
-        scanned = False
-        for _, header, frame in iter_frames(fd, start, end, expected):
-            scanned = True
+        stop = start
+        for at, header, frame in iter_frames(fd, start, end, expected):
+            stop, expected = at + header.size, header.next_offset
             if header.max_timestamp_ms >= timestamp_ms and frame is not None:
                 return header.base_offset + int(np.argmax(frame.timestamps >= timestamp_ms))
-        if scanned:
-            break
+        if stop > start or start == 0:
+            return expected if stop < end else None
     return None

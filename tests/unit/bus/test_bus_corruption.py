@@ -114,6 +114,26 @@ def test_a_flipped_byte_in_a_frame_body_is_an_error_naming_where(
     assert bus.corrupt_partitions("stuck", TOPIC)[0].offset == 10
 
 
+@pytest.mark.parametrize("segment_bytes", [1 << 20, 4096], ids=["one segment", "several"])
+def test_a_time_seek_never_lands_silently_past_damage(
+    make_bus: Callable[..., LocalBus], segment_bytes: int
+) -> None:
+    bus = make_bus(partitions=1, segment_bytes=segment_bytes)
+    produce(bus, 40)  # frame f holds offsets 10f.. with timestamp 1000 + f
+    directory = bus.root / TOPIC / "0"
+    log = log_path(directory, list_segments(directory)[0])
+    at, _ = frames_of(log)[1]
+    flip(log, at + 45)
+
+    with bus.consumer("seeker", TOPIC) as consumer:
+        assert consumer.seek_to_timestamp(0, 1000) == 0
+        assert consumer.seek_to_timestamp(0, 1030) == 300  # known to lie past the damage
+        # The damaged frame may hold the answer: the seek stops there, and reading says why.
+        assert consumer.seek_to_timestamp(0, 1001) == 10
+        with pytest.raises(CorruptSegmentError):
+            consumer.poll(10)
+
+
 HEADER_FIELDS = {
     "magic": 0,
     "checksum": 4,
