@@ -259,7 +259,7 @@ class PartitionAppender:
             log_path(self.directory, tail.segment),
             tail.reason,
             what,
-            self.directory / saved,
+            self.directory / (saved or ""),
         )
         os.ftruncate(self._log_fd, tail.start)
         self._unsynced = True

@@ -307,7 +307,10 @@ def _repair_segment(
         scan = scan_segment(fd, base, 0, base, next_segment=following)
         assert scan is not None
         # (damage, offsets to keep for it, gap frame size: 0 cuts the bytes off)
-        plan = [(d, d.next_offset - d.offset, d.end - d.start) for d in scan.damage]
+        plan: list[tuple[Damage, int, int]] = []
+        for d in scan.damage:
+            assert d.next_offset is not None  # a readable frame follows: its offset
+            plan.append((d, d.next_offset - d.offset, d.end - d.start))
         tail = scan.tail
         if tail is not None and tail.torn and following is None:
             plan.append((tail, 0, 0))

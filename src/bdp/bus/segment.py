@@ -27,7 +27,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -294,9 +294,10 @@ def record_damage(directory: Path, damage: Damage, action: str, lost: int | None
     folder = directory / CORRUPT_DIR
     folder.mkdir(exist_ok=True)
     name = f"{damage.segment:020d}-{damage.start}-{damage.end}.bin"
+    kept = f"{CORRUPT_DIR}/{name}" if damage.end > damage.start else None
     saved = folder / name
     # A repair run again after a crash must keep the bytes of the first run.
-    if damage.end > damage.start and not saved.exists():
+    if kept is not None and not saved.exists():
         fd = os.open(log_path(directory, damage.segment), os.O_RDONLY)
         try:
             data = os.pread(fd, damage.end - damage.start, damage.start)
@@ -314,17 +315,17 @@ def record_damage(directory: Path, damage: Damage, action: str, lost: int | None
         "file": log_path(directory, damage.segment).name,
         **asdict(damage),
         "lost": lost,
-        "saved": f"{CORRUPT_DIR}/{name}" if damage.end > damage.start else None,
+        "saved": kept,
     }
     with open(folder / JOURNAL_FILE, "ab") as handle:
         handle.write(json.dumps(entry).encode() + b"\n")
         handle.flush()
         os.fsync(handle.fileno())
     fsync_dir(folder)
-    return entry["saved"]
+    return kept
 
 
-def read_journal(directory: Path) -> list[dict]:
+def read_journal(directory: Path) -> list[dict[str, Any]]:
     """Every journal line of a partition: what was cut or skipped, oldest first."""
     try:
         lines = (directory / CORRUPT_DIR / JOURNAL_FILE).read_bytes().splitlines()

@@ -44,8 +44,11 @@ def repair(
         )
     from bdp.bus.local import LocalBus
 
-    with LocalBus(settings.paths.bus, settings.bus) as bus:
+    bus = LocalBus(settings.paths.bus, settings.bus)
+    try:
         repairs = bus.repair(topic, partition, dry_run=dry_run)
+    finally:
+        bus.close()
     if json:
         print_json([asdict(found) for found in repairs])
         return

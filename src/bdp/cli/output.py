@@ -1,4 +1,8 @@
-"""Printing for people (Rich tables) and for machines (`--json`), and error exits."""
+"""Printing for people (Rich tables) and for machines (`--json`), and error exits.
+
+Text that came from data or from an exception is printed as `Text`, never parsed as
+Rich markup: `pip install 'bdp[kafka]'` or a value `[b]` must reach the user intact.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,11 @@ from typing import Any
 
 import orjson
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-__all__ = ["activity", "console", "print_json", "report_error", "table", "waiting_for"]
+__all__ = ["activity", "console", "one_line", "print_json", "report_error", "table", "waiting_for"]
 
 console = Console()
 errors = Console(stderr=True)
@@ -36,7 +40,8 @@ def activity(description: str, enabled: bool = True) -> Iterator[Callable[[str],
     if not enabled or not errors.is_terminal:
         yield lambda text: None
         return
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    label = TextColumn("{task.description}", markup=False)
+    columns = (SpinnerColumn(), label, TimeElapsedColumn())
     with Progress(*columns, console=errors, transient=True) as progress:
         task = progress.add_task(description, total=None)
         yield lambda text: progress.update(task, description=text)
@@ -46,17 +51,19 @@ def waiting_for(what: str):
     """A callback that tells the user, on stderr, that bdp waits for `what`."""
 
     def notify(reason: str) -> None:
-        errors.print(f"[dim]waiting for the {what}: in use by {reason}[/]", highlight=False)
+        notice = Text(f"waiting for the {what}: in use by {reason}", style="dim")
+        errors.print(notice, soft_wrap=True)
 
     return notify
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    view = Table(title=title, title_justify="left", header_style="bold")
+    """A table whose title, column names and cells are all printed literally."""
+    view = Table(title=Text(title), title_justify="left", header_style="bold")
     for column in columns:
-        view.add_column(column, justify="left" if column in columns[:1] else "right")
+        view.add_column(Text(column), justify="left" if column in columns[:1] else "right")
     for row in rows:
-        view.add_row(*(_cell(value) for value in row))
+        view.add_row(*(Text(_cell(value)) for value in row))
     return view
 
 
@@ -71,6 +78,12 @@ def _cell(value: Any) -> str:
 
 
 def report_error(exc: BaseException, code: int) -> int:
-    # One line however long (no wrapping), the message printed literally.
-    errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    # One line, however narrow the terminal: soft_wrap leaves wrapping to it, and the
+    # line breaks some messages carry (a SQL parser's caret diagram) become separators.
+    errors.print(Text.assemble(("error:", "bold red"), " ", one_line(str(exc))), soft_wrap=True)
     return code
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: its non-blank lines, stripped, joined with " | "."""
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 from bdp.cli.app import state
 from bdp.cli.options import JsonOption
@@ -76,9 +76,7 @@ def status(ctx: typer.Context, json: JsonOption = False) -> None:
     )
     for t in topics:
         for error in t.corrupt.values():
-            console.print(
-                f"[bold red]corrupt:[/] {escape(str(error))}", highlight=False, soft_wrap=True
-            )
+            console.print(Text.assemble(("corrupt:", "bold red"), " ", str(error)), soft_wrap=True)
     console.print(
         table(
             "Lake partitions",
