@@ -96,3 +96,10 @@ def test_a_torn_tail_is_reported_and_the_partition_goes_on(bdp, tmp_path: Path) 
     landed = as_json(bdp("stream", "run", "--until-idle", "--json"))
     assert landed["weblogs"]["read"] == as_json(appended)["generated"]
     assert as_json(bdp("status", "--json"))["topics"]["weblogs"]["lag"] == 0
+
+
+def test_repair_is_for_the_embedded_bus_and_existing_topics(bdp) -> None:
+    kafka = bdp("bus", "repair", "weblogs", check=False, env_extra={"BDP_BUS__BACKEND": "kafka"})
+    assert kafka.returncode == 2 and "embedded bus" in kafka.stderr
+    missing = bdp("bus", "repair", "nosuchtopic", check=False)
+    assert missing.returncode == 1 and "nosuchtopic" in missing.stderr

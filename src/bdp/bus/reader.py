@@ -60,7 +60,7 @@ class PartitionReader:
         self._buf_at = 0
         self._closed_max_ts: dict[int, int] = {}
         self._torn_seen: tuple[int, int, int] | None = None
-        """(segment, byte, file size) of the torn tail last reported."""
+        """(segment, first byte, end) of the torn tail last reported."""
         self._segment_done = False
         """Set when `_beyond_frames` moved on to the next segment."""
 
@@ -233,7 +233,10 @@ class PartitionReader:
         # The start of a frame is most likely being written right now: then never wait
         # for its writer. Anything else waits for the lock, to be judged settled.
         wait = bool(newer) or not self._looks_unfinished(size)
-        lock = PartitionLock(self.directory)
+        try:
+            lock = PartitionLock(self.directory)
+        except FileNotFoundError:
+            return None  # the topic was deleted meanwhile
         try:
             if not lock.acquire(wait):
                 return None

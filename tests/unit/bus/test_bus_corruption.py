@@ -249,6 +249,22 @@ def test_repair_skips_the_damage_keeps_its_bytes_and_consumers_read_on(
     assert consume(bus)[0] == [*range(10), *range(20, 50)]
 
 
+def test_a_consumer_left_open_reads_on_once_a_repair_is_made(
+    make_bus: Callable[..., LocalBus],
+) -> None:
+    bus = make_bus(partitions=1)
+    produce(bus, 3)
+    log = newest_log(bus)
+    at, _ = frames_of(log)[1]
+    flip(log, at + 70)
+    with bus.consumer("reader", TOPIC) as consumer:
+        assert consumer.poll(100)[0].offsets.tolist() == list(range(10))
+        with pytest.raises(CorruptSegmentError):
+            consumer.poll(100)
+        bus.repair(TOPIC)
+        assert consumer.poll(100)[0].offsets.tolist() == list(range(20, 30))
+
+
 def test_a_torn_tail_is_reported_with_what_it_cut_and_appends_go_on(
     make_bus: Callable[..., LocalBus], caplog: pytest.LogCaptureFixture
 ) -> None:
