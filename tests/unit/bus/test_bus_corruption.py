@@ -362,15 +362,17 @@ def test_a_missing_segment_is_not_skipped_silently(make_bus: Callable[..., Local
 # -- any single flipped byte ------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int], list[bytes]]:
+@pytest.fixture(scope="module", params=[1 << 20, 4096], ids=["one segment", "several"])
+def pristine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[int], list[bytes]]:
     """A partition of keyed and unkeyed frames of varied sizes, and what it holds."""
     root = tmp_path_factory.mktemp("pristine")
-    bus = LocalBus(root, BusSettings(partitions=1))
+    bus = LocalBus(root, BusSettings(partitions=1, segment_bytes=request.param))
     with bus.producer() as producer:
-        for f in range(5):
-            count = 1 + 4 * f
-            values_ = [b"v%d-" % f + bytes(f * 3) + b"%d" % i for i in range(count)]
+        for f in range(12):
+            count = 1 + 3 * (f % 6)
+            values_ = [b"v%d-" % f + bytes(40 + f * 5) + b"%d" % i for i in range(count)]
             keys = [None if i % 3 else b"key%d" % i for i in range(count)] if f % 2 else None
             producer.send_batch(TOPIC, values_, keys=keys, timestamps_ms=np.arange(count) + f)
             producer.flush()
@@ -390,14 +392,15 @@ def test_any_single_flipped_byte_is_an_error_or_changes_nothing(
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "bus"
         shutil.copytree(root, copy)
-        log = log_path(copy / TOPIC / "0", 0)
+        directory = copy / TOPIC / "0"
+        log = log_path(directory, data.draw(st.sampled_from(list_segments(directory))))
         position = data.draw(st.integers(0, log.stat().st_size - 1), label="position")
         flip(log, position, data.draw(st.integers(1, 255), label="mask"))
         bus = LocalBus(copy, BusSettings(partitions=1))
         try:
             got = consume(bus)
         except CorruptSegmentError as error:
-            assert error.position <= position  # the damage is at or before the flip
+            assert error.file == str(log) and error.position <= position
         else:
             assert got == (offsets, delivered)
         finally:
