@@ -398,10 +398,27 @@ def test_any_single_flipped_byte_is_an_error_or_changes_nothing(
         flip(log, position, data.draw(st.integers(1, 255), label="mask"))
         bus = LocalBus(copy, BusSettings(partitions=1))
         try:
-            got = consume(bus)
-        except CorruptSegmentError as error:
-            assert error.file == str(log) and error.position <= position
-        else:
-            assert got == (offsets, delivered)
+            try:
+                got = consume(bus)
+            except CorruptSegmentError as error:
+                assert error.file == str(log) and error.position <= position
+                damaged = True
+            else:
+                assert got == (offsets, delivered)
+                damaged = False
+            # An append never makes damage go away by cutting what follows it.
+            try:
+                with bus.producer() as producer:
+                    producer.send(TOPIC, b"after", timestamp_ms=99)
+            except CorruptSegmentError:
+                assert damaged
+                return
+            try:
+                got = consume(bus)
+            except CorruptSegmentError:
+                assert damaged
+            else:
+                assert not damaged
+                assert got == ([*offsets, offsets[-1] + 1], [*delivered, b"after"])
         finally:
             bus.close()
