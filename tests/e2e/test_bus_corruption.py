@@ -103,3 +103,7 @@ def test_repair_is_for_the_embedded_bus_and_existing_topics(bdp) -> None:
     assert kafka.returncode == 2 and "embedded bus" in kafka.stderr
     missing = bdp("bus", "repair", "nosuchtopic", check=False)
     assert missing.returncode == 1 and "nosuchtopic" in missing.stderr
+    bdp("simulate", "weblogs", "--date", DAY, "--users", "5")
+    beyond = bdp("bus", "repair", "weblogs", "--partition", "9", check=False)
+    assert beyond.returncode == 1 and "partitions 0..3" in beyond.stderr
+    assert "Traceback" not in beyond.stderr

@@ -199,7 +199,7 @@ class LocalBus(Bus):
         chosen = list(range(count)) if partitions is None else list(dict.fromkeys(partitions))
         bad = [p for p in chosen if not 0 <= p < count]
         if bad:
-            raise ValueError(f"topic {topic!r} has partitions 0..{count - 1}, not {bad}")
+            raise NotFoundError(f"topic {topic!r} has partitions 0..{count - 1}, not {bad}")
         # A tail whose length is unknown takes at least the offsets some group has read
         # past already, so that no new record is ever given an offset a group skips.
         read_up_to: dict[int, int] = {}
@@ -329,7 +329,8 @@ def _repair_segment(
             action = "skipped" if size else "cut torn tail" if damage.torn else "dropped"
             saved = None
             if not dry_run:
-                saved = record_damage(directory, damage, action, lost or damage.claimed)
+                gone = lost if size else damage.claimed if damage.torn else 0
+                saved = record_damage(directory, damage, action, gone)
                 if not size or damage.start + size > damage.end:
                     os.ftruncate(fd, damage.start)
                 if size:
