@@ -15,8 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bdp.bus.frame import FrameHeader
+from bdp.bus.appender import PartitionLock
+from bdp.bus.frame import FrameHeader, encode_body
 from bdp.bus.local import LocalBus
+from bdp.bus.records import Records
 from bdp.bus.segment import iter_frames, list_segments, log_path
 from bdp.config import BusSettings
 from bdp.errors import CorruptSegmentError
@@ -357,6 +359,28 @@ def test_a_missing_segment_is_not_skipped_silently(make_bus: Callable[..., Local
     assert (repair.offset, repair.skipped) == (bases[2], bases[3] - bases[2])
     offsets, _ = consume(bus)
     assert offsets == [o for o in range(400) if not bases[2] <= o < bases[3]]
+
+
+def test_a_reader_never_waits_for_a_writer_in_the_middle_of_a_frame(
+    make_bus: Callable[..., LocalBus],
+) -> None:
+    bus = make_bus(partitions=1)
+    produce(bus, 1)
+    log = newest_log(bus)
+    body = encode_body(Records.build([b"late"] * 5, None, np.zeros(5, np.int64)))
+    whole = body.header(10) + b"".join(bytes(part) for part in body.parts)
+    lock = PartitionLock(log.parent)
+    try:
+        with bus.consumer("reader", TOPIC) as consumer, lock:  # a writer at work
+            assert consumer.poll(100)[0].offsets.tolist() == list(range(10))
+            with open(log, "ab") as handle:
+                handle.write(whole[:-3])
+            assert consumer.poll(100) == []  # not there yet, and no wait for the lock
+            with open(log, "ab") as handle:
+                handle.write(whole[-3:])
+            assert consumer.poll(100)[0].values == [b"late"] * 5
+    finally:
+        lock.close()
 
 
 # -- any single flipped byte ------------------------------------------------------------
