@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "BdpError",
     "ConfigError",
+    "CorruptSegmentError",
     "MissingExtraError",
     "NotFoundError",
     "TransientError",
@@ -26,6 +27,23 @@ class TransientError(BdpError):
 
 class ConfigError(BdpError):
     """The configuration is invalid; the message says which key and why."""
+
+
+class CorruptSegmentError(BdpError):
+    """Stored bus records fail their integrity check: a partition cannot be read on from
+    `offset` until an operator repairs it (`bdp bus repair`). `file` and `position` say
+    where the damage starts, `reason` what is wrong there."""
+
+    def __init__(
+        self, topic: str, partition: int, offset: int, file: str, position: int, reason: str
+    ) -> None:
+        self.topic, self.partition, self.offset = topic, partition, offset
+        self.file, self.position, self.reason = file, position, reason
+        super().__init__(
+            f"bus topic {topic!r} partition {partition} is corrupt at offset {offset}:"
+            f" {reason} at byte {position} of {file}; nothing from there on can be read."
+            f" Repair with: bdp bus repair {topic} --partition {partition}"
+        )
 
 
 class NotFoundError(BdpError):

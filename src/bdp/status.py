@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from bdp.bus import Bus
+from bdp.errors import CorruptSegmentError
 from bdp.lake import Lake
 from bdp.lake.manifests import FileCheck, LandedFiles
 from bdp.lake.rawfiles import RAW_SUFFIXES
@@ -32,6 +33,10 @@ class TopicStatus:
     begin_offsets: dict[int, int] = field(default_factory=dict)
     end_offsets: dict[int, int] = field(default_factory=dict)
     lag: dict[int, int] = field(default_factory=dict)
+    corrupt: dict[int, CorruptSegmentError] = field(default_factory=dict)
+    """Partitions the stream job cannot read on from where it is: damaged records."""
+    skipped: dict[int, int] = field(default_factory=dict)
+    """Offsets per partition whose damaged records a repair skipped."""
 
     @property
     def records(self) -> int:
@@ -52,6 +57,8 @@ def topic_status(bus: Bus, group: str = GROUP) -> list[TopicStatus]:
                 bus.begin_offsets(topic),
                 bus.end_offsets(topic),
                 bus.lag(group, topic),
+                bus.corrupt_partitions(group, topic),
+                bus.skipped_offsets(topic),
             )
         )
     return found

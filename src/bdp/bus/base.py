@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from bdp.bus.checks import check_topic_name, normalise_timestamps
-from bdp.errors import ConfigError
+from bdp.errors import ConfigError, CorruptSegmentError
 
 if TYPE_CHECKING:
     from bdp.bus.kafka.config import KafkaConnection
@@ -352,6 +352,16 @@ class Bus(abc.ABC):
     def apply_retention(self, now_ms: int | None = None) -> int:
         """Drop data past the retention limits; return how many records went."""
         return 0
+
+    def corrupt_partitions(self, group: str, topic: str) -> dict[int, CorruptSegmentError]:
+        """Partitions `group` cannot read on from where it is, because the stored records
+        there are damaged. A backend that looks after its own storage reports none."""
+        return {}
+
+    def skipped_offsets(self, topic: str) -> dict[int, int]:
+        """Offsets per partition whose records were lost to damage and skipped by a
+        repair: they carry no records, so counts reconcile with them added."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; the default holds none."""

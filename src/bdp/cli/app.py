@@ -62,9 +62,9 @@ def _main(
 
 
 def _register() -> None:
-    from bdp.cli import demo, etl, query, simulate, status, stream
+    from bdp.cli import bus, demo, etl, query, simulate, status, stream
 
-    for module in (demo, simulate, stream, etl, query, status):
+    for module in (demo, simulate, stream, etl, query, status, bus):
         module.register(app)
 
 

@@ -64,6 +64,11 @@ def status(
                         "end_offsets": t.end_offsets,
                         "records": t.records,
                         "lag": t.total_lag,
+                        "corrupt": {
+                            p: {"offset": e.offset, "file": e.file, "position": e.position}
+                            for p, e in t.corrupt.items()
+                        },
+                        "skipped": t.skipped,
                     }
                     for t in topics
                 },
@@ -78,13 +83,23 @@ def status(
     console.print(
         table(
             "Bus topics",
-            ["topic", "partitions", "records", "end offset", "stream lag"],
+            ["topic", "partitions", "records", "end offset", "stream lag", "skipped"],
             [
-                (t.topic, t.partitions, t.records, sum(t.end_offsets.values()), t.total_lag)
+                (
+                    t.topic,
+                    t.partitions,
+                    t.records,
+                    sum(t.end_offsets.values()),
+                    t.total_lag,
+                    sum(t.skipped.values()),
+                )
                 for t in topics
             ],
         )
     )
+    for t in topics:
+        for error in t.corrupt.values():
+            console.print(Text.assemble(("corrupt:", "bold red"), " ", str(error)), soft_wrap=True)
     console.print(
         table(
             "Lake partitions",

@@ -5,10 +5,15 @@ publish one raw file per event date and one quarantine file per arrival date, ma
 the range done, then commit the offset to the bus (for lag reporting). A crash at any
 point is repaired on restart by re-landing the pending range, which rewrites the same
 files; nothing is lost and nothing lands twice.
+
+A partition whose bus log is damaged stops there (its consumer raises
+CorruptSegmentError once the partition's healthy neighbours are drained) while every
+other partition and dataset keeps landing; the job then ends with that error.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -20,6 +25,7 @@ import numpy as np
 from bdp.bus import Bus, Consumer, RecordBatch
 from bdp.config import Settings
 from bdp.datasets import Dataset, get_dataset
+from bdp.errors import BdpError, CorruptSegmentError
 from bdp.lake import Lake, partition_dir
 from bdp.lake.manifests import BatchFiles
 from bdp.lake.rawfiles import quarantine_line
@@ -33,6 +39,7 @@ GROUP = "bdp-stream"
 JOB = "stream"
 LEASE_TIMEOUT_S = 10.0
 """How long a starting job waits for a previous holder of a partition to go away."""
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,6 +85,7 @@ class StreamJob:
         self._consumers: dict[str, Consumer] = {}
         self._partitions = partitions
         self._leases: list[PartitionLease] = []
+        self._corrupt: dict[tuple[str, int], CorruptSegmentError] = {}
 
     def run(
         self,
@@ -85,7 +93,9 @@ class StreamJob:
         stop: threading.Event | None = None,
         on_batch: Callable[[str, DatasetStats], None] | None = None,
     ) -> dict[str, DatasetStats]:
-        """Land records until stopped, or until every topic is drained with `until_idle`."""
+        """Land records until stopped, or until every topic is drained with `until_idle`.
+
+        Raises CorruptSegmentError at the end when a partition could not be read on."""
         stop = stop or threading.Event()
         try:
             self._open()
@@ -96,7 +106,12 @@ class StreamJob:
                     consumer = self._consumers.get(dataset.name)
                     if consumer is None:
                         continue
-                    for batch in consumer.poll(limit, timeout_ms=0):
+                    try:
+                        batches = consumer.poll(limit, timeout_ms=0)
+                    except CorruptSegmentError as exc:
+                        self._stuck(exc, say=not until_idle)
+                        continue
+                    for batch in batches:
                         outcome = self.land(dataset, batch)
                         consumer.commit({batch.partition: batch.last_offset + 1})
                         self.stats[dataset.name].add(outcome)
@@ -109,7 +124,18 @@ class StreamJob:
                     stop.wait(self.settings.stream.poll_timeout_ms / 1000)
         finally:
             self.close()
+        if len(self._corrupt) == 1:
+            raise next(iter(self._corrupt.values()))
+        if self._corrupt:
+            raise BdpError(" | ".join(str(exc) for exc in self._corrupt.values()))
         return self.stats
+
+    def _stuck(self, exc: CorruptSegmentError, say: bool) -> None:
+        """Note a partition that damage stops; a job that runs on says so once, as it
+        happens (one that stops when drained ends with the error anyway)."""
+        if say and (exc.topic, exc.partition) not in self._corrupt:
+            _LOG.error("%s", exc)
+        self._corrupt[(exc.topic, exc.partition)] = exc
 
     def close(self) -> None:
         for consumer in self._consumers.values():

@@ -1,4 +1,5 @@
-"""Torn and damaged tails: detected on open, never read, cut off before the next append."""
+"""Torn and damaged tails: a torn one (an unfinished write) is never read and is cut off
+before the next append; a damaged one is reported, and kept until a repair marks it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bdp.bus.local import LocalBus
 from bdp.bus.local.frame import encode_body
 from bdp.bus.local.records import Records
 from bdp.bus.local.segment import list_segments, log_path
+from bdp.errors import CorruptSegmentError
 
 TOPIC = "events"
 
@@ -46,18 +48,20 @@ def frame_with_bad_checksum() -> bytes:
     return bytes(damaged)
 
 
-TAILS: dict[str, Callable[[], bytes]] = {
+TORN_TAILS: dict[str, Callable[[], bytes]] = {
     "partial header": lambda: frame_for(30, [b"x"])[:17],
     "half a frame": half_written_frame,
-    "bad checksum": frame_with_bad_checksum,
     "zero fill": lambda: bytes(4096),
+}
+DAMAGED_TAILS: dict[str, Callable[[], bytes]] = {
+    "bad checksum": frame_with_bad_checksum,
     "random garbage": lambda: np.random.default_rng(3).bytes(777),
     "frame with a wrong offset": lambda: frame_for(99, [b"stray"]),
 }
 
 
-@pytest.mark.parametrize("tail", list(TAILS), ids=list(TAILS))
-def test_a_damaged_tail_is_ignored_then_cut_before_the_next_append(
+@pytest.mark.parametrize("tail", list(TORN_TAILS), ids=list(TORN_TAILS))
+def test_a_torn_tail_is_ignored_then_cut_before_the_next_append(
     make_bus: Callable[..., LocalBus], read_all: Callable, tail: str
 ) -> None:
     bus = make_bus(partitions=1)
@@ -65,7 +69,7 @@ def test_a_damaged_tail_is_ignored_then_cut_before_the_next_append(
     log = newest_log(bus)
     intact = log.stat().st_size
     with open(log, "ab") as handle:
-        handle.write(TAILS[tail]())
+        handle.write(TORN_TAILS[tail]())
 
     reopened = make_bus(partitions=1)
     assert reopened.end_offsets(TOPIC) == {0: 30}
@@ -80,6 +84,38 @@ def test_a_damaged_tail_is_ignored_then_cut_before_the_next_append(
     assert after.values == [b"value-%d" % i for i in range(40)]
     appended = frame_for(30, [b"value-%d" % i for i in range(30, 40)])
     assert log.stat().st_size == intact + len(appended)
+    assert (log.parent / "corrupt" / "journal.jsonl").read_text().count("cut torn tail") == 1
+
+
+@pytest.mark.parametrize("tail", list(DAMAGED_TAILS), ids=list(DAMAGED_TAILS))
+def test_a_damaged_tail_is_reported_and_kept_until_repaired(
+    make_bus: Callable[..., LocalBus], read_all: Callable, tail: str
+) -> None:
+    bus = make_bus(partitions=1)
+    produce(bus, 3)
+    log = newest_log(bus)
+    intact = log.stat().st_size
+    damage = DAMAGED_TAILS[tail]()
+    with open(log, "ab") as handle:
+        handle.write(damage)
+
+    reopened = make_bus(partitions=1)
+    assert reopened.end_offsets(TOPIC) == {0: 30}
+    with pytest.raises(CorruptSegmentError) as raised:
+        read_all(reopened, TOPIC)
+    assert (raised.value.offset, raised.value.position) == (30, intact)
+    with pytest.raises(CorruptSegmentError):
+        produce(reopened, 1, start=30)
+    assert log.stat().st_size == intact + len(damage)
+
+    # The offsets the damaged header names (when it names any) are never given again.
+    skipped = 10 if tail == "bad checksum" else 1
+    (repair,) = reopened.repair(TOPIC)
+    assert (repair.offset, repair.skipped) == (30, skipped)
+    produce(reopened, 1, start=30)
+    after = read_all(reopened, TOPIC)
+    assert after.offsets.tolist() == [*range(30), *range(30 + skipped, 40 + skipped)]
+    assert after.values == [b"value-%d" % i for i in range(40)]
 
 
 def test_a_frame_still_being_written_appears_only_once_complete(

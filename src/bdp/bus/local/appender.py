@@ -4,8 +4,14 @@ Every append runs under an exclusive `flock` on the partition's `.lock` file. In
 it the appender first catches up with the log as it is on disk: the newest segment
 may have changed (another process rolled), the file may have grown (another process
 appended) or may end in a torn frame (a process killed mid-write). It re-reads what
-it has not seen, truncates a torn tail, and only then writes, at the true end, with
-the next dense offset. Offsets therefore stay dense and unique across processes.
+it has not seen, cuts a torn tail (saying so, and keeping its bytes under `corrupt/`),
+and only then writes, at the true end, with the next dense offset. Offsets therefore
+stay dense and unique across processes.
+
+Damage is never cut: readable frames after a damaged stretch stay, and the appender
+writes after the last of them. A damaged tail that is not torn (a complete frame that
+fails its checksum, say) may hold acknowledged records someone has read, so the
+appender refuses to write behind it until `bdp bus repair` has marked it.
 
 The checksum of the body is computed before taking the lock; only the 40-byte
 header, which carries the offset, is made inside it.
@@ -14,6 +20,7 @@ header, which carries the offset, is made inside it.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from pathlib import Path
@@ -22,19 +29,24 @@ from typing import Literal
 from bdp.bus.local.frame import NO_TIMESTAMP, EncodedBody
 from bdp.bus.local.segment import (
     INDEX_ENTRY,
+    Damage,
     SegmentIndex,
+    corruption,
     index_due,
     index_path,
-    iter_frames,
     list_segments,
     log_path,
+    record_damage,
+    scan_segment,
 )
+from bdp.errors import CorruptSegmentError
 from bdp.localfs import fsync_dir
 
-__all__ = ["LOCK_FILE", "FsyncMode", "IntervalSyncer", "PartitionAppender"]
+__all__ = ["LOCK_FILE", "FsyncMode", "IntervalSyncer", "PartitionAppender", "PartitionLock"]
 
 LOCK_FILE = ".lock"
 FsyncMode = Literal["always", "interval", "never"]
+_LOG = logging.getLogger(__name__)
 
 
 class PartitionLock:
@@ -44,10 +56,21 @@ class PartitionLock:
         self._fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
 
     def __enter__(self) -> PartitionLock:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self.acquire()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def acquire(self, wait: bool = True) -> bool:
+        """Take the lock; without `wait`, only if nobody holds it (nobody is appending)."""
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(self) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
@@ -75,6 +98,8 @@ class PartitionAppender:
         self._next_offset = 0
         self._max_ts = NO_TIMESTAMP
         self._unsynced = False
+        self._reported: set[tuple[int, int]] = set()
+        """Damaged stretches already logged, as (segment, byte)."""
 
     def append(self, bodies: list[EncodedBody]) -> int:
         """Write the frames at the end of the partition; return the first offset."""
@@ -140,12 +165,19 @@ class PartitionAppender:
 
     def _catch_up(self) -> None:
         bases = list_segments(self.directory)
-        if not bases:
-            self._create_segment(self._next_offset)
-        elif bases[-1] != self._base:
-            self._open_segment(bases[-1])
-        elif os.fstat(self._log_fd).st_size != self._size:
-            self._scan_tail(self._size, self._next_offset)
+        try:
+            if not bases:
+                self._create_segment(self._next_offset)
+            elif bases[-1] != self._base:
+                self._open_segment(bases[-1])
+            elif (size := os.fstat(self._log_fd).st_size) < self._size:
+                self._open_segment(self._base)  # cut below what this appender knew: rescan
+            elif size != self._size:
+                self._scan_tail(self._size, self._next_offset)
+        except CorruptSegmentError:
+            with self._fd_lock:
+                self._close_segment()  # look again from scratch at the next append
+            raise
 
     def _open_segment(self, base: int) -> None:
         with self._fd_lock:
@@ -173,35 +205,65 @@ class PartitionAppender:
         os.ftruncate(self._index_fd, self._index_size)
 
     def _scan_tail(self, position: int, offset: int, from_hint: bool = False) -> bool:
-        """Adopt the frames after `position`; cut off whatever follows the last valid one.
+        """Adopt the readable frames after `position`, stepping over damage; cut a torn
+        tail off; refuse (CorruptSegmentError) to write behind a damaged one.
 
         From an index hint that turns out not to be a frame, change nothing and return
         False: the caller rescans from the start of the segment.
         """
-        end = os.fstat(self._log_fd).st_size
-        found = position == end
-        max_ts = self._max_ts
-        for at, header, _ in iter_frames(self._log_fd, position, end, offset):
-            found = True
-            position = at + header.size
-            offset = header.next_offset
-            max_ts = max(max_ts, header.max_timestamp_ms)
-        if from_hint and not found:
+        assert self._base is not None
+        scan = scan_segment(
+            self._log_fd, self._base, position, offset, self._max_ts, from_hint=from_hint
+        )
+        if scan is None:
             return False
-        self._max_ts = max_ts
-        self._size = position
-        self._next_offset = offset
-        if position < end:
-            # A torn or corrupt tail. We hold the lock, so no live writer is behind it.
-            os.ftruncate(self._log_fd, position)
-            self._unsynced = True
-            self._drop_index_past(position)
+        for damage in scan.damage:
+            self._report(damage)
+        tail = scan.tail
+        if tail is not None and not tail.torn:
+            raise corruption(self.directory, tail)
+        self._max_ts = scan.max_timestamp_ms
+        self._size = scan.end
+        self._next_offset = scan.next_offset
+        if tail is not None:
+            # We hold the lock, so no live writer is behind this tail: a dead one left it.
+            self._cut(tail)
         else:
             index_size = os.fstat(self._index_fd).st_size
             self._index_size = index_size - index_size % INDEX_ENTRY.size
             if self._index_size != index_size:
                 os.ftruncate(self._index_fd, self._index_size)
-        return found
+        return True
+
+    def _cut(self, tail: Damage) -> None:
+        saved = record_damage(self.directory, tail, "cut torn tail", tail.claimed)
+        if tail.claimed is None:
+            what = "no readable header, so no offsets are known"
+        else:
+            last = tail.offset + tail.claimed - 1
+            what = f"offsets {tail.offset}..{last} its header names were never fully written"
+        _LOG.warning(
+            "bus topic %r partition %s: cut a torn tail of %d bytes at byte %d of %s (%s; %s;"
+            " the bytes are kept in %s)",
+            self.directory.parent.name,
+            self.directory.name,
+            tail.end - tail.start,
+            tail.start,
+            log_path(self.directory, tail.segment),
+            tail.reason,
+            what,
+            self.directory / (saved or ""),
+        )
+        os.ftruncate(self._log_fd, tail.start)
+        self._unsynced = True
+        self._drop_index_past(tail.start)
+
+    def _report(self, damage: Damage) -> None:
+        """Say once that readers will stop at this damage; appends go on after it."""
+        if (damage.segment, damage.start) in self._reported:
+            return
+        self._reported.add((damage.segment, damage.start))
+        _LOG.error("%s", corruption(self.directory, damage))
 
     def _drop_index_past(self, end: int) -> None:
         assert self._base is not None

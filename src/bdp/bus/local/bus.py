@@ -12,25 +12,42 @@ Producing to a topic that does not exist creates it with the default partition c
 (like Kafka's `auto.create.topics.enable`); consuming from or asking about one that
 does not exist raises `NotFoundError`.
 
+    <topic>/<partition>/corrupt/          damaged bytes cut or skipped, and their journal
+
 Retention drops whole closed segments, oldest first: those whose newest timestamp is
 older than `retention_hours`, then as many as needed to bring the partition within
 `retention_bytes`. The active segment is never removed.
+
+`repair` is the operator's way past damage that readers report: each damaged stretch
+is kept under `corrupt/`, journalled, and overwritten in place by a gap frame holding
+the offsets of the records lost there, so readers step over them and every offset
+after the damage stays what it was. A torn tail is cut, as the next append would.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bdp.bus import BUSES
 from bdp.bus.base import Bus, Consumer, Producer, StartFrom
 from bdp.bus.local.appender import PartitionLock
 from bdp.bus.local.consumer import LocalConsumer
+from bdp.bus.local.frame import HEADER_SIZE, gap_frame
 from bdp.bus.local.groups import OffsetStore
 from bdp.bus.local.producer import LocalProducer
 from bdp.bus.local.reader import PartitionReader
-from bdp.bus.local.segment import INDEX_SUFFIX, list_segments, log_path
+from bdp.bus.local.segment import (
+    INDEX_SUFFIX,
+    Damage,
+    list_segments,
+    log_path,
+    read_journal,
+    record_damage,
+    scan_segment,
+)
 from bdp.bus.local.topics import (
     TOPIC_FILE,
     TopicConfig,
@@ -39,10 +56,33 @@ from bdp.bus.local.topics import (
     load_topic,
 )
 from bdp.config import BusSettings
-from bdp.errors import NotFoundError
+from bdp.errors import CorruptSegmentError, NotFoundError
 from bdp.localfs import fsync_dir
 
-__all__ = ["LocalBus"]
+__all__ = ["LocalBus", "Repair"]
+
+
+@dataclass(frozen=True)
+class Repair:
+    """One damaged stretch of a partition and what `repair` did (or would do) with it."""
+
+    topic: str
+    partition: int
+    segment: str
+    """The segment's file name."""
+    start: int
+    end: int
+    """Byte range of the damage in the segment."""
+    offset: int
+    """First offset the damage holds."""
+    skipped: int
+    """Offsets marked lost: records no consumer will see (0 when none were there)."""
+    action: str
+    """"skipped" (a gap frame now stands there), "cut torn tail" or "dropped" (bytes
+    that held no records, cut off)."""
+    reason: str
+    saved: str | None
+    """Where the damaged bytes are kept (None on a dry run or when there were none)."""
 
 
 class LocalBus(Bus):
@@ -123,6 +163,55 @@ class LocalBus(Bus):
     ) -> Consumer:
         return LocalConsumer(self.root, self._store, group, topic, count, chosen, start, with_keys)
 
+    # -- damage ----------------------------------------------------------------------
+
+    def corrupt_partitions(self, group: str, topic: str) -> dict[int, CorruptSegmentError]:
+        """Partitions the group cannot read on from its committed offset (or the begin)."""
+        committed = self._store.committed(group, topic)
+        found = {}
+        for p in range(self.partitions(topic)):
+            reader = self._reader(topic, p)
+            try:
+                reader.read(committed.get(p, reader.begin_offset()), 1)
+            except CorruptSegmentError as exc:
+                found[p] = exc
+            finally:
+                reader.close()
+        return found
+
+    def skipped_offsets(self, topic: str) -> dict[int, int]:
+        """Offsets per partition that repairs marked as lost."""
+        counts = {}
+        for p in range(self.partitions(topic)):
+            entries = read_journal(self.root / topic / str(p))
+            skipped = sum(e["lost"] or 0 for e in entries if e["action"] == "skipped")
+            if skipped:
+                counts[p] = skipped
+        return counts
+
+    def repair(
+        self, topic: str, partitions: list[int] | None = None, dry_run: bool = False
+    ) -> list[Repair]:
+        """Step every damaged stretch of the partitions (all by default): keep its bytes
+        and a journal line under `corrupt/`, then put a gap frame in its place holding
+        the offsets of the records lost there. Changes nothing with `dry_run`."""
+        count = self.partitions(topic)
+        chosen = list(range(count)) if partitions is None else list(dict.fromkeys(partitions))
+        bad = [p for p in chosen if not 0 <= p < count]
+        if bad:
+            raise NotFoundError(f"topic {topic!r} has partitions 0..{count - 1}, not {bad}")
+        # A tail whose length is unknown takes at least the offsets some group has read
+        # past already, so that no new record is ever given an offset a group skips.
+        read_up_to: dict[int, int] = {}
+        for group in self._store.groups():
+            for p, offset in self._store.committed(group, topic).items():
+                read_up_to[p] = max(read_up_to.get(p, 0), offset)
+        repairs = []
+        for p in chosen:
+            directory = self.root / topic / str(p)
+            repairs += _repair_partition(directory, read_up_to.get(p, 0), dry_run)
+        return repairs
+
     # -- retention -------------------------------------------------------------------
 
     def apply_retention(self, now_ms: int | None = None) -> int:
@@ -194,6 +283,76 @@ def _retain(directory: Path, oldest_kept_ms: int, limit_bytes: int) -> int:
             return 0
     finally:
         lock.close()
+
+
+def _repair_partition(directory: Path, read_up_to: int, dry_run: bool) -> list[Repair]:
+    lock = PartitionLock(directory)
+    try:
+        with lock:  # no append runs meanwhile, and readers wait before judging damage
+            bases = list_segments(directory)
+            repairs = []
+            for i, base in enumerate(bases):
+                following = bases[i + 1] if i + 1 < len(bases) else None
+                repairs += _repair_segment(directory, base, following, read_up_to, dry_run)
+            return repairs
+    finally:
+        lock.close()
+
+
+def _repair_segment(
+    directory: Path, base: int, following: int | None, read_up_to: int, dry_run: bool
+) -> list[Repair]:
+    fd = os.open(log_path(directory, base), os.O_RDONLY if dry_run else os.O_RDWR)
+    try:
+        scan = scan_segment(fd, base, 0, base, next_segment=following)
+        assert scan is not None
+        # (damage, offsets to keep for it, gap frame size: 0 cuts the bytes off)
+        plan: list[tuple[Damage, int, int]] = []
+        for d in scan.damage:
+            assert d.next_offset is not None  # a readable frame follows: its offset
+            plan.append((d, d.next_offset - d.offset, d.end - d.start))
+        tail = scan.tail
+        if tail is not None and tail.torn and following is None:
+            plan.append((tail, 0, 0))
+        elif tail is not None:
+            if following is None:
+                lost = max(tail.claimed or 1, read_up_to - tail.offset)
+            else:
+                lost = max(following - tail.offset, 0)
+            plan.append((tail, lost, max(tail.end - tail.start, HEADER_SIZE) if lost else 0))
+        elif following is not None and following > scan.next_offset:
+            reason = f"offsets {scan.next_offset}..{following - 1} are in no segment"
+            gap = Damage(base, scan.end, scan.end, scan.next_offset, following, reason)
+            plan.append((gap, following - scan.next_offset, HEADER_SIZE))
+        repairs = []
+        for damage, lost, size in plan:
+            action = "skipped" if size else "cut torn tail" if damage.torn else "dropped"
+            saved = None
+            if not dry_run:
+                gone = lost if size else damage.claimed if damage.torn else 0
+                saved = record_damage(directory, damage, action, gone)
+                if not size or damage.start + size > damage.end:
+                    os.ftruncate(fd, damage.start)
+                if size:
+                    os.pwrite(fd, gap_frame(damage.offset, lost, size), damage.start)
+                os.fdatasync(fd)
+            repairs.append(
+                Repair(
+                    directory.parent.name,
+                    int(directory.name),
+                    log_path(directory, base).name,
+                    damage.start,
+                    damage.end,
+                    damage.offset,
+                    lost if size else 0,
+                    action,
+                    damage.reason,
+                    None if saved is None else str(directory / saved),
+                )
+            )
+        return repairs
+    finally:
+        os.close(fd)
 
 
 def _remove_orphan_indexes(directory: Path, live: set[int]) -> None:

@@ -2,6 +2,11 @@
 
 Nothing is committed implicitly. A position that retention has overtaken moves to the
 partition's begin offset (Kafka's `auto.offset.reset = earliest` for that case).
+
+A partition whose log is damaged at the position does not hold up the others: `poll`
+goes on returning their records and raises the partition's CorruptSegmentError only
+when it has nothing else to return (it looks again then, so a repair made meanwhile
+is seen; `seek` on the partition looks again at once).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import numpy as np
 from bdp.bus.base import Consumer, RecordBatch, StartFrom
 from bdp.bus.local.groups import OffsetStore
 from bdp.bus.local.reader import PartitionReader, Slice
+from bdp.errors import CorruptSegmentError
 
 __all__ = ["LocalConsumer"]
 
@@ -51,6 +57,8 @@ class LocalConsumer(Consumer):
             else:
                 self._positions[p] = reader.end_offset()
         self._turn = 0
+        self._corrupt: dict[int, CorruptSegmentError] = {}
+        """Partitions left out of polls until nothing else is there to return."""
         self._closed = False
 
     @property
@@ -74,12 +82,14 @@ class LocalConsumer(Consumer):
 
     def _seek(self, partition: int, offset: int) -> None:
         self._positions[partition] = offset
+        self._corrupt.pop(partition, None)
 
     def seek_to_timestamp(self, partition: int, timestamp_ms: int) -> int:
         self._check_open()
         reader = self._readers[self._assigned(partition)]
         offset = reader.offset_for_timestamp(int(timestamp_ms))
         self._positions[partition] = offset
+        self._corrupt.pop(partition, None)
         return offset
 
     def _commit(self, offsets: dict[int, int]) -> None:
@@ -97,16 +107,32 @@ class LocalConsumer(Consumer):
     # -- internals -------------------------------------------------------------------
 
     def _poll_once(self, max_records: int) -> list[RecordBatch]:
-        order = list(self._readers)
+        order = [p for p in self._readers if p not in self._corrupt]
         # Rotate the starting partition so one busy partition cannot starve the others.
         turn = self._turn % len(order) if order else 0
         self._turn += 1
+        batches = self._read(order[turn:] + order[:turn], max_records)
+        if not batches and self._corrupt:
+            # Nothing else to return: look at the damaged partitions again, then say why
+            # they stay silent.
+            retry = sorted(self._corrupt)
+            self._corrupt.clear()
+            batches = self._read(retry, max_records)
+            if not batches and self._corrupt:
+                raise self._corrupt[min(self._corrupt)]
+        return batches
+
+    def _read(self, partitions: list[int], max_records: int) -> list[RecordBatch]:
         batches = []
         remaining = max_records
-        for partition in order[turn:] + order[:turn]:
+        for partition in partitions:
             if remaining == 0:
                 break
-            start, slices = self._readers[partition].read(self._positions[partition], remaining)
+            try:
+                start, slices = self._readers[partition].read(self._positions[partition], remaining)
+            except CorruptSegmentError as exc:
+                self._corrupt[partition] = exc
+                continue
             if not slices:
                 self._positions[partition] = max(self._positions[partition], start)
                 continue

@@ -6,7 +6,7 @@ A frame holds one producer batch for one partition. Every field is little-endian
         magic        4s   b"BDPF"
         crc32        u32  over the whole body, then header bytes 8..40
         body_len     u32
-        flags        u32  bit 0: the body carries keys
+        flags        u32  bit 0: the body carries keys; bit 1: a gap (see below)
         base_offset  i64  offset of the first record
         count        u32  records in the frame
         reserved     u32
@@ -21,6 +21,11 @@ A frame holds one producer batch for one partition. Every field is little-endian
 The length and checksum let a reader tell a complete frame from one a crashed (or still
 running) writer left half-written; the layout lets it decode a batch with
 `numpy.frombuffer` and slicing, with no per-record parsing.
+
+A gap frame (flag bit 1) takes the place of damaged bytes once an operator has had
+them repaired: it keeps the offsets `base_offset .. base_offset + count - 1` of the
+records lost there (count may be 0), its body is padding, and readers deliver nothing
+for it. Offsets stay dense in the file, so every scan keeps checking continuity.
 """
 
 from __future__ import annotations
@@ -41,14 +46,18 @@ __all__ = [
     "EncodedBody",
     "Frame",
     "FrameHeader",
+    "damage_reason",
     "encode_body",
+    "gap_frame",
     "parse_header",
+    "torn_prefix",
 ]
 
 MAGIC = b"BDPF"
 _HEADER = struct.Struct("<4sIIIqIIq")
 HEADER_SIZE = _HEADER.size
 FLAG_KEYS = 1
+FLAG_GAP = 2
 MAX_BODY_BYTES = (1 << 32) - 1
 NO_TIMESTAMP = -(1 << 63)
 """Running-maximum value before any record."""
@@ -70,13 +79,17 @@ class FrameHeader(NamedTuple):
     def next_offset(self) -> int:
         return self.base_offset + self.count
 
+    @property
+    def is_gap(self) -> bool:
+        return bool(self.flags & FLAG_GAP)
+
 
 def parse_header(data: bytes | memoryview, at: int = 0) -> FrameHeader | None:
     """The header at `at`, or None when the bytes there cannot start a frame."""
     if len(data) - at < HEADER_SIZE:
         return None
     magic, crc, body_len, flags, base, count, _, max_ts = _HEADER.unpack_from(data, at)
-    if magic != MAGIC or count == 0 or base < 0:
+    if magic != MAGIC or (count == 0 and not flags & FLAG_GAP) or base < 0:
         return None
     return FrameHeader(crc, body_len, flags, base, count, max_ts)
 
@@ -155,10 +168,15 @@ class Frame:
         body = at + HEADER_SIZE
         self._buf = buf
         self.header = header
-        self.timestamps = np.frombuffer(buf, "<i8", count, body)
-        cursor = body + 12 * count
         self._key_bounds: np.ndarray | None = None
         self._key_null: np.ndarray | None = None
+        if header.is_gap:
+            # Offsets kept for lost records: nothing to deliver.
+            self.timestamps = np.empty(0, np.int64)
+            self._value_bounds = np.zeros(1, np.int64)
+            return
+        self.timestamps = np.frombuffer(buf, "<i8", count, body)
+        cursor = body + 12 * count
         if header.flags & FLAG_KEYS:
             key_lens = np.frombuffer(buf, "<i4", count, cursor)
             cursor += 4 * count
@@ -197,6 +215,68 @@ class Frame:
         return keys
 
 
+def gap_frame(base_offset: int, count: int, size: int) -> bytes:
+    """A gap frame of exactly `size` bytes (at least a header) keeping `count` offsets
+    from `base_offset` on, for records lost to damage."""
+    if size < HEADER_SIZE:
+        raise ValueError(f"a gap frame needs at least {HEADER_SIZE} bytes, not {size}")
+    body = bytes(size - HEADER_SIZE)
+    gap = EncodedBody([body], len(body), zlib.crc32(body), FLAG_GAP, count, NO_TIMESTAMP)
+    return gap.header(base_offset) + body
+
+
+def torn_prefix(data: bytes, expected_offset: int) -> bool:
+    """Whether `data`, everything from a frame boundary to the end of the file, can be
+    a frame its writer never finished: the beginning of a consistent frame header whose
+    frame runs past the end, or zeros (blocks a power cut left unwritten).
+
+    Anything else there (a complete frame that fails its checksum, a wrong magic, a
+    header that contradicts its own sections) is damage, not an unfinished write.
+    """
+    if not data.strip(b"\0"):
+        return True
+    if len(data) < HEADER_SIZE:
+        return data[: len(MAGIC)] == MAGIC[: len(data)]
+    header = parse_header(data)
+    if header is None or header.is_gap or header.base_offset != expected_offset:
+        return False
+    if header.size <= len(data):
+        return False
+    # A writer writes a consistent header: when the sections that size the body are
+    # already there, they must add up to the length the header announces.
+    count, body = header.count, HEADER_SIZE
+    fixed = (16 if header.flags & FLAG_KEYS else 12) * count
+    if len(data) < body + fixed:
+        return True
+    value_ends = np.frombuffer(data, "<u4", count, body + 8 * count).astype(np.int64)
+    if count > 1 and bool((np.diff(value_ends) < 0).any()):
+        return False
+    key_bytes = 0
+    if header.flags & FLAG_KEYS:
+        key_lens = np.frombuffer(data, "<i4", count, body + 12 * count)
+        key_bytes = int(np.maximum(key_lens, 0).sum())
+    return fixed + key_bytes + int(value_ends[-1]) == header.body_len
+
+
+def damage_reason(data: bytes, expected_offset: int, remaining: int) -> str:
+    """Why the bytes at a frame boundary are not the frame expected next, in words for
+    an operator. `data` holds the frame there, or all `remaining` bytes of the file."""
+    if remaining < HEADER_SIZE:
+        return f"a partial frame header ({remaining} bytes)"
+    if data[: len(MAGIC)] != MAGIC:
+        return "no frame header (wrong magic)"
+    header = parse_header(data)
+    if header is None:
+        return "an impossible frame header"
+    if header.base_offset != expected_offset:
+        return f"a frame of offset {header.base_offset} where {expected_offset} was expected"
+    if header.size > remaining:
+        return f"a frame of {header.size} bytes with only {remaining} left in the file"
+    if Frame.verified(data, 0) is None:
+        return "a checksum mismatch"
+    return "a frame out of sequence"
+
+
 def _bounds(lengths: np.ndarray, at: int) -> np.ndarray:
     """Absolute start of each item plus the end of the last: count + 1 positions."""
     bounds = np.empty(len(lengths) + 1, np.int64)
@@ -215,6 +295,8 @@ def _slices(buf: bytes, bounds: np.ndarray, start: int, stop: int) -> list[bytes
 
 def _sections_fit(buf: bytes, at: int, header: FrameHeader) -> bool:
     """The section sizes add up to the body length, so no slice can leave the frame."""
+    if header.is_gap:
+        return True  # a gap's body is padding, never sliced
     count = header.count
     fixed = (16 if header.flags & FLAG_KEYS else 12) * count
     if fixed > header.body_len:

@@ -1,34 +1,49 @@
 """Reading one partition of the embedded log, lock-free, beside live writers.
 
-Readers take no lock: they only ever accept complete frames whose checksum matches
-and whose base offset continues the sequence, so a frame another process is writing
-right now (or a torn one a killed writer left) is simply not there yet. A segment is
-finished once a newer one exists, because writers roll only after catching up with
-the tail under the partition lock.
+Readers take no lock to read: they only ever accept complete frames whose checksum
+matches and whose base offset continues the sequence. A segment is finished once a
+newer one exists, because writers roll only after catching up with the tail under the
+partition lock.
+
+When the bytes at the cursor are not such a frame, the reader takes the partition lock
+to look again, since no append is under way while it holds it: the start of a frame
+being written is then complete, a torn tail a killed writer left is said once (and
+otherwise treated as the end), and anything else is damage, raised as
+`CorruptSegmentError` naming topic, partition, offset, file and byte. Only a start of
+a frame that looks unfinished while a writer holds the lock counts as "not there yet";
+the lock is never waited for on that path, so tailing a busy partition stays lock-free.
 """
 
 from __future__ import annotations
 
 import bisect
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
-from bdp.bus.local.frame import HEADER_SIZE, NO_TIMESTAMP, Frame, parse_header
+from bdp.bus.local.appender import PartitionLock
+from bdp.bus.local.frame import HEADER_SIZE, NO_TIMESTAMP, Frame, parse_header, torn_prefix
 from bdp.bus.local.segment import (
     READ_AHEAD_BYTES,
+    Damage,
     SegmentIndex,
+    corruption,
     index_path,
     iter_frames,
     list_segments,
     log_path,
+    scan_segment,
 )
+from bdp.errors import CorruptSegmentError
 
 __all__ = ["PartitionReader", "Slice"]
 
 Slice = tuple[Frame, int, int]
 """Records `start:stop` of a frame."""
+
+_LOG = logging.getLogger(__name__)
 
 
 class PartitionReader:
@@ -44,6 +59,10 @@ class PartitionReader:
         self._buf = b""
         self._buf_at = 0
         self._closed_max_ts: dict[int, int] = {}
+        self._torn_seen: tuple[int, int, int] | None = None
+        """(segment, first byte, end) of the torn tail last reported."""
+        self._segment_done = False
+        """Set when `_beyond_frames` moved on to the next segment."""
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -114,7 +133,8 @@ class PartitionReader:
         """Up to `max_records` records from `offset` on, as slices of frames.
 
         Returns where reading really started: later than `offset` when retention has
-        removed it (the begin offset) or it falls in a gap.
+        removed it (the begin offset) or it falls in a gap. Raises CorruptSegmentError
+        when damage stands right at `offset` (or wherever reading resumed).
         """
         frame = self._frame
         if not (frame and frame.header.base_offset <= offset < frame.header.next_offset):
@@ -126,7 +146,12 @@ class PartitionReader:
         remaining = max_records
         while remaining > 0:
             if frame is None or offset >= frame.header.next_offset:
-                frame = self._fetch()
+                try:
+                    frame = self._fetch()
+                except CorruptSegmentError:
+                    if not slices:
+                        raise
+                    break  # return the records before the damage; the next read raises
                 if frame is None:
                     break
                 if frame.header.next_offset <= offset:
@@ -135,6 +160,12 @@ class PartitionReader:
                     if not slices:
                         start = frame.header.base_offset
                     offset = frame.header.base_offset
+            if frame.header.is_gap:
+                # Records lost to damage, their offsets kept by a repair: step over them.
+                offset = frame.header.next_offset
+                if not slices:
+                    start = offset
+                continue
             first = offset - frame.header.base_offset
             stop = min(frame.header.count, first + remaining)
             slices.append((frame, first, stop))
@@ -174,30 +205,123 @@ class PartitionReader:
         return header is not None and header.base_offset == base_offset
 
     def _fetch(self) -> Frame | None:
-        """The next complete frame, moving on to the next segment when this one is done."""
-        if self._base is None:
-            return None
-        frame = self._frame_at_cursor()
-        if frame is None:
-            newer = [base for base in list_segments(self.directory) if base > self._base]
-            if not newer:
-                return None
-            # This segment is finished (a newer one exists): read what is left of it,
-            # then move on.
+        """The next complete frame, moving on to the next segment when this one is done;
+        None when there is none yet. Raises CorruptSegmentError at damage."""
+        while self._base is not None:
             frame = self._frame_at_cursor()
             if frame is None:
-                try:
-                    self._open(newer[0])
-                except FileNotFoundError:
-                    self._base = None
-                    return None
-                frame = self._frame_at_cursor()
-                if frame is None:
-                    return None
-        self._position += frame.header.size
-        self._next = frame.header.next_offset
-        self._frame = frame
-        return frame
+                frame = self._beyond_frames()
+            if frame is not None:
+                self._position += frame.header.size
+                self._next = frame.header.next_offset
+                self._frame = frame
+                return frame
+            if self._base is None or not self._segment_done:
+                return None
+        return None
+
+    def _beyond_frames(self) -> Frame | None:
+        """No readable frame at the cursor: the frame there, once settled under the lock;
+        else None, with `_segment_done` set when reading goes on in the next segment."""
+        self._segment_done = False
+        assert self._base is not None
+        size = os.fstat(self._fd).st_size
+        bases = list_segments(self.directory)
+        newer = [base for base in bases if base > self._base]
+        if self._position >= size and not newer:
+            return None  # the end of the log, for now
+        # The start of a frame is most likely being written right now: then never wait
+        # for its writer. Anything else waits for the lock, to be judged settled.
+        wait = bool(newer) or not self._looks_unfinished(size)
+        try:
+            lock = PartitionLock(self.directory)
+        except FileNotFoundError:
+            return None  # the topic was deleted meanwhile
+        try:
+            if not lock.acquire(wait):
+                return None
+            try:
+                return self._settled(bases, newer)
+            finally:
+                lock.release()
+        finally:
+            lock.close()
+
+    def _looks_unfinished(self, size: int) -> bool:
+        """Whether the bytes at the cursor can be the start of a frame being written:
+        a header (or part of one) that continues the sequence and runs past the end."""
+        head = os.pread(self._fd, HEADER_SIZE, self._position)
+        if not torn_prefix(head, self._next):
+            return False
+        header = parse_header(head)
+        return header is None or self._position + header.size > size
+
+    def _settled(self, bases: list[int], newer: list[int]) -> Frame | None:
+        """`_beyond_frames` under the partition lock: no append is under way, so what the
+        file holds now is what a writer left."""
+        assert self._base is not None
+        frame = self._frame_at_cursor()
+        if frame is not None:
+            return frame
+        if newer != [base for base in list_segments(self.directory) if base > self._base]:
+            # The partition rolled meanwhile: the segment is complete now, look again.
+            frame = self._frame_at_cursor()
+            if frame is not None:
+                return frame
+            newer = [base for base in list_segments(self.directory) if base > self._base]
+        next_segment = newer[0] if newer else None
+        scan = scan_segment(
+            self._fd, self._base, self._position, self._next, NO_TIMESTAMP, next_segment
+        )
+        assert scan is not None
+        if scan.damage:
+            raise corruption(self.directory, scan.damage[0])
+        tail = scan.tail
+        if next_segment is None:
+            if tail is not None:
+                if not tail.torn:
+                    raise corruption(self.directory, tail)
+                self._report_tail(
+                    tail, "left by a writer that died mid-append; cut at the next append"
+                )
+            return None
+        if next_segment > self._next and self._base in bases:
+            # Offsets missing before the next segment (a segment retention removed meanwhile
+            # is not missing: the consumer just moves on to the begin offset).
+            raise corruption(self.directory, tail or self._missing(next_segment))
+        if tail is not None:
+            self._report_tail(tail, "skipped: the next segment starts at the next offset")
+        try:
+            self._open(next_segment)
+        except FileNotFoundError:
+            self._base = None
+            return None
+        self._segment_done = True
+        return None
+
+    def _missing(self, next_segment: int) -> Damage:
+        assert self._base is not None
+        reason = f"the segment ends at offset {self._next}, the next one starts at {next_segment}"
+        return Damage(self._base, self._position, self._position, self._next, next_segment, reason)
+
+    def _report_tail(self, tail: Damage, why: str) -> None:
+        """Say once that bytes at the end of a segment hold no readable records."""
+        seen = (tail.segment, tail.start, tail.end)
+        if self._torn_seen == seen:
+            return
+        self._torn_seen = seen
+        _LOG.warning(
+            "bus topic %r partition %s: %d bytes where offset %d would start, at byte %d"
+            " of %s, hold no readable records (%s; %s)",
+            self.directory.parent.name,
+            self.directory.name,
+            tail.end - tail.start,
+            tail.offset,
+            tail.start,
+            log_path(self.directory, tail.segment),
+            tail.reason,
+            why,
+        )
 
     def _frame_at_cursor(self) -> Frame | None:
         at = self._position - self._buf_at
@@ -221,40 +345,34 @@ class PartitionReader:
 
 
 def _scan_from_index(directory: Path, base: int, fd: int) -> tuple[int, int, int]:
-    """(largest timestamp, valid end, next offset) of a segment, scanning from its last
-    index entry (or from the start when the index is stale)."""
+    """(largest timestamp, readable end, next offset) of a segment, scanning from its
+    last index entry (or from the start when the index is stale) and over damage, so
+    records stuck behind damage still count."""
     end = os.fstat(fd).st_size
     index = SegmentIndex.load(index_path(directory, base), base).valid_before(end)
     position, offset, max_ts = index.last(base)
-    scanned = _scan(fd, end, position, offset, max_ts)
-    if scanned is None:
-        scanned = _scan(fd, end, 0, base, NO_TIMESTAMP)
-    assert scanned is not None
-    return scanned
-
-
-def _scan(
-    fd: int, end: int, position: int, offset: int, max_ts: int
-) -> tuple[int, int, int] | None:
-    found = position == 0
-    for at, header, _ in iter_frames(fd, position, end, offset):
-        found = True
-        position, offset = at + header.size, header.next_offset
-        max_ts = max(max_ts, header.max_timestamp_ms)
-    return (max_ts, position, offset) if found else None
+    scan = scan_segment(fd, base, position, offset, max_ts, from_hint=position > 0)
+    if scan is None:
+        scan = scan_segment(fd, base, 0, base)
+    assert scan is not None
+    return scan.max_timestamp_ms, scan.end, scan.next_offset
 
 
 def _find_timestamp(directory: Path, base: int, fd: int, timestamp_ms: int) -> int | None:
+    """The first offset of the segment with a timestamp >= `timestamp_ms`, None when
+    every record is older. Where frames stop short of the end, their next offset: what
+    lies behind damage is unknown, and reading from there reports the damage instead
+    of landing silently later."""
     end = os.fstat(fd).st_size
     index = SegmentIndex.load(index_path(directory, base), base).valid_before(end)
     position, offset, _ = index.for_timestamp(timestamp_ms, base)
     starts = [(position, offset), (0, base)] if position else [(0, base)]
     for start, expected in starts:
-        scanned = False
-        for _, header, frame in iter_frames(fd, start, end, expected):
-            scanned = True
+        stop = start
+        for at, header, frame in iter_frames(fd, start, end, expected):
+            stop, expected = at + header.size, header.next_offset
             if header.max_timestamp_ms >= timestamp_ms and frame is not None:
                 return header.base_offset + int(np.argmax(frame.timestamps >= timestamp_ms))
-        if scanned:
-            break
+        if stop > start or start == 0:
+            return expected if stop < end else None
     return None
