@@ -392,7 +392,8 @@ def pristine(
 ) -> tuple[Path, list[int], list[bytes]]:
     """A partition of keyed and unkeyed frames of varied sizes, and what it holds."""
     root = tmp_path_factory.mktemp("pristine")
-    bus = LocalBus(root, BusSettings(partitions=1, local=LocalBusSettings(segment_bytes=request.param)))
+    local = LocalBusSettings(segment_bytes=request.param)
+    bus = LocalBus(root, BusSettings(partitions=1, local=local))
     with bus.producer() as producer:
         for f in range(12):
             count = 1 + 3 * (f % 6)
