@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bdp.bus import BUSES, Producer, open_bus
 from bdp.clock import day_start_ms
@@ -54,7 +55,7 @@ class DatasetSummary:
     tables: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "generated": self.generated,
             "injected_bad": self.injected_bad,
@@ -76,7 +77,7 @@ class DemoResult:
     """Settings, as environment variables, that point bdp at the demo's own topics and
     lake when they are not found from its home alone (a real broker, a lake URL)."""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "date": str(self.day),
             "home": str(self.home),
@@ -94,7 +95,7 @@ def demo_settings(settings: Settings) -> Settings:
     Emptying the home resets an embedded bus and lake; a real broker keeps topics and
     committed offsets across runs, so each run gets a fresh namespace there instead.
     """
-    update: dict = {"home": settings.home / "demo"}
+    update: dict[str, Any] = {"home": settings.home / "demo"}
     if settings.lake.url:
         url = settings.lake.url.rstrip("/") + "/demo"
         update["lake"] = settings.lake.model_copy(update={"url": url})

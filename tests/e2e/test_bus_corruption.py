@@ -48,7 +48,7 @@ def test_a_corrupt_frame_fails_the_job_by_name_and_a_repair_lands_the_rest(
         byte = handle.read(1)
         handle.seek(at + header.size // 2)
         handle.write(bytes([byte[0] ^ 0x20]))
-    behind = sum(h.count for _, h in frames[1:])
+    behind = sum(h.record_count for _, h in frames[1:])
 
     failed = bdp("stream", "run", "--until-idle", check=False)
     assert failed.returncode == 1
@@ -66,16 +66,16 @@ def test_a_corrupt_frame_fails_the_job_by_name_and_a_repair_lands_the_rest(
     assert as_json(bdp("bus", "repair", "weblogs", "--dry-run", "--json"))[0]["saved"] is None
     (repair,) = as_json(bdp("bus", "repair", "weblogs", "--partition", "0", "--json"))
     assert (repair["partition"], repair["offset"]) == (0, header.base_offset)
-    assert (repair["skipped"], repair["action"]) == (header.count, "skipped")
+    assert (repair["skipped"], repair["action"]) == (header.record_count, "skipped")
     assert Path(repair["saved"]).stat().st_size == header.size
     assert as_json(bdp("bus", "repair", "weblogs", "--json")) == []
 
     landed = as_json(bdp("stream", "run", "--until-idle", "--json"))
-    assert landed["weblogs"]["read"] == behind - header.count
+    assert landed["weblogs"]["read"] == behind - header.record_count
     status = as_json(bdp("status", "--json"))
     topic = status["topics"]["weblogs"]
-    assert (topic["corrupt"], topic["lag"], topic["skipped"]) == ({}, 0, {"0": header.count})
-    assert rows(status) + header.count == generated  # reconciled with the skipped offsets
+    assert (topic["corrupt"], topic["lag"], topic["skipped"]) == ({}, 0, {"0": header.record_count})
+    assert rows(status) + header.record_count == generated  # reconciled with the skipped offsets
 
 
 def test_a_torn_tail_is_reported_and_the_partition_goes_on(bdp, tmp_path: Path) -> None:
@@ -87,10 +87,10 @@ def test_a_torn_tail_is_reported_and_the_partition_goes_on(bdp, tmp_path: Path) 
 
     landed = bdp("stream", "run", "--until-idle", "--json")
     assert f"{torn} bytes where offset {header.base_offset} would start" in landed.stderr
-    assert as_json(landed)["weblogs"]["read"] == generated - header.count
+    assert as_json(landed)["weblogs"]["read"] == generated - header.record_count
 
     appended = bdp("simulate", "weblogs", "--date", DAY, "--users", "40", "--seed", "3", "--json")
-    lost = f"offsets {header.base_offset}..{header.base_offset + header.count - 1}"
+    lost = f"offsets {header.base_offset}..{header.base_offset + header.record_count - 1}"
     assert f"cut a torn tail of {torn} bytes at byte {at}" in appended.stderr
     assert lost in appended.stderr
     landed = as_json(bdp("stream", "run", "--until-idle", "--json"))

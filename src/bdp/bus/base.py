@@ -298,7 +298,7 @@ class Bus(abc.ABC):
         begins = self.begin_offsets(topic)
         committed = self.committed(group, topic)
         return {
-            p: end - (committed.get(p) if committed.get(p) is not None else begins[p])
+            p: end - (begins[p] if (at := committed.get(p)) is None else at)
             for p, end in ends.items()
         }
 

@@ -42,7 +42,7 @@ def test_a_frame_round_trips_values_keys_and_timestamps(
     frame = Frame.verified(buf, len(prefix))
     assert frame is not None
     assert frame.header.base_offset == base
-    assert frame.header.count == len(values)
+    assert frame.header.record_count == len(values)
     assert frame.header.max_timestamp_ms == int(records.timestamps.max())
     assert frame.values(0, len(values)) == values
     assert frame.keys(0, len(values)) == keys

@@ -69,8 +69,7 @@ class KafkaConsumer(Consumer):
             committed = group_committed()
             fallback = offsets_at(start) if None in committed.values() else {}
             self._positions = {
-                p: fallback[p] if committed[p] is None else committed[p]  # type: ignore[misc]
-                for p in partitions
+                p: fallback[p] if (at := committed[p]) is None else at for p in partitions
             }
             # Assign now: fetching starts while the caller gets ready to poll.
             self._apply_positions()

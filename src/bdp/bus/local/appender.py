@@ -120,7 +120,7 @@ class PartitionAppender:
                 pending.append(body.header(offset))
                 pending.extend(body.parts)
                 at += body.frame_size
-                offset += body.count
+                offset += body.record_count
                 max_ts = max(max_ts, body.max_timestamp_ms)
             self._write(pending, entries, at, offset, max_ts)
         if self._fsync == "always":

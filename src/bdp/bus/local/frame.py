@@ -68,7 +68,7 @@ class FrameHeader(NamedTuple):
     body_len: int
     flags: int
     base_offset: int
-    count: int
+    record_count: int
     max_timestamp_ms: int
 
     @property
@@ -77,7 +77,7 @@ class FrameHeader(NamedTuple):
 
     @property
     def next_offset(self) -> int:
-        return self.base_offset + self.count
+        return self.base_offset + self.record_count
 
     @property
     def is_gap(self) -> bool:
@@ -101,7 +101,7 @@ class EncodedBody(NamedTuple):
     length: int
     crc: int
     flags: int
-    count: int
+    record_count: int
     max_timestamp_ms: int
 
     @property
@@ -118,7 +118,7 @@ class EncodedBody(NamedTuple):
                 self.length,
                 self.flags,
                 base_offset,
-                self.count,
+                self.record_count,
                 0,
                 self.max_timestamp_ms,
             )
@@ -164,7 +164,7 @@ class Frame:
     __slots__ = ("_buf", "_key_bounds", "_key_null", "_value_bounds", "header", "timestamps")
 
     def __init__(self, buf: bytes, at: int, header: FrameHeader) -> None:
-        count = header.count
+        count = header.record_count
         body = at + HEADER_SIZE
         self._buf = buf
         self.header = header
@@ -244,7 +244,7 @@ def torn_prefix(data: bytes, expected_offset: int) -> bool:
         return False
     # A writer writes a consistent header: when the sections that size the body are
     # already there, they must add up to the length the header announces.
-    count, body = header.count, HEADER_SIZE
+    count, body = header.record_count, HEADER_SIZE
     fixed = (16 if header.flags & FLAG_KEYS else 12) * count
     if len(data) < body + fixed:
         return True
@@ -297,7 +297,7 @@ def _sections_fit(buf: bytes, at: int, header: FrameHeader) -> bool:
     """The section sizes add up to the body length, so no slice can leave the frame."""
     if header.is_gap:
         return True  # a gap's body is padding, never sliced
-    count = header.count
+    count = header.record_count
     fixed = (16 if header.flags & FLAG_KEYS else 12) * count
     if fixed > header.body_len:
         return False

@@ -167,7 +167,7 @@ class PartitionReader:
                     start = offset
                 continue
             first = offset - frame.header.base_offset
-            stop = min(frame.header.count, first + remaining)
+            stop = min(frame.header.record_count, first + remaining)
             slices.append((frame, first, stop))
             remaining -= stop - first
             offset = frame.header.base_offset + stop

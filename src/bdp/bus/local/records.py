@@ -108,7 +108,7 @@ def concat_records(chunks: list[Records]) -> Records:
     )
 
 
-def _list_buffers(values: Sequence[bytes]) -> tuple[bytes, np.ndarray]:
+def _list_buffers(values: Sequence[bytes]) -> tuple[bytes | memoryview, np.ndarray]:
     try:
         data = b"".join(values)
     except TypeError:
@@ -117,7 +117,7 @@ def _list_buffers(values: Sequence[bytes]) -> tuple[bytes, np.ndarray]:
     return data, np.fromiter(map(len, values), np.int64, len(values))
 
 
-def _arrow_buffers(values: Any) -> tuple[memoryview, np.ndarray]:
+def _arrow_buffers(values: Any) -> tuple[bytes | memoryview, np.ndarray]:
     """The value bytes and lengths of a pyarrow (large) binary array, without copying."""
     import pyarrow as pa
 
@@ -125,7 +125,7 @@ def _arrow_buffers(values: Any) -> tuple[memoryview, np.ndarray]:
         values = values.combine_chunks()
     kind = values.type
     if pa.types.is_binary(kind) or pa.types.is_string(kind):
-        width = np.int32
+        width: type[np.signedinteger[Any]] = np.int32
     elif pa.types.is_large_binary(kind) or pa.types.is_large_string(kind):
         width = np.int64
     else:

@@ -253,8 +253,8 @@ def _tail(fd: int, segment: int, start: int, end: int, offset: int) -> Damage:
     if header is not None and header.base_offset == offset and not header.is_gap:
         # Each record takes at least 12 body bytes: a count beyond that is damage itself.
         room = header.body_len if torn else min(header.body_len, len(data) - HEADER_SIZE)
-        if 12 * header.count <= room:
-            claimed = header.count
+        if 12 * header.record_count <= room:
+            claimed = header.record_count
     return Damage(segment, start, end, offset, None, reason, torn, claimed)
 
 

@@ -112,7 +112,7 @@ class DuckDBEngine(Engine):
     def _activate(self) -> Any:
         from sqlframe.base.session import _BaseSession
 
-        _BaseSession._instance = self._session
+        _BaseSession._instance = self._session  # type: ignore[assignment]  # a class-level singleton slot typed None
         return self._session
 
     def read_raw(self, dataset: Dataset, uris: list[str]) -> DataFrame:
