@@ -5,7 +5,7 @@
 consumer group named after the session (`session_group`) bookmarks where its sending
 began on each partition; a re-run reads the topic from there, and sends only the
 session's events it does not find. Records are identified by their bytes, which the
-seed determines. See docs/decisions/0005-simulate-once.md.
+seed determines. See docs/decisions/0006-simulate-sends-a-session-once.md.
 """
 
 from __future__ import annotations
