@@ -21,6 +21,14 @@ __all__ = ["register"]
 
 BLOCK_EVENTS = 100_000
 """Events rendered and sent at a time."""
+HELP = (
+    "Simulate one session of a dataset and send its events to the bus.\n\n"
+    "A session is sent once. Running the same session again (same dataset, date, start, "
+    "seed, users, minutes and format) sends only those of its events that are not on the "
+    "bus yet: a run that failed part way is completed by running it again, without "
+    "duplicates. For more events on a day, change --seed or --start. A --realtime "
+    "session starts now, so every run is a new one."
+)
 
 
 def simulate(
@@ -49,14 +57,7 @@ def simulate(
     ] = False,
     json: JsonOption = False,
 ) -> None:
-    """Simulate one session of a dataset and send its events to the bus.
-
-    A session is sent once. Running the same session again (same dataset, date, start,
-    seed, users, minutes and format) sends only those of its events that are not on the
-    bus yet: a run that failed part way is completed by running it again, without
-    duplicates. For more events on a day, change --seed or --start. A --realtime session
-    starts now, so every run is a new one.
-    """
+    """Simulate one session of a dataset and send its events to the bus (see `HELP`)."""
     from bdp.bus import open_bus
     from bdp.clock import PARTITION_DAYS, day_start_ms, parse_time_of_day
     from bdp.datasets import get_dataset
@@ -147,4 +148,4 @@ def simulate(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(simulate)
+    app.command(help=HELP)(simulate)

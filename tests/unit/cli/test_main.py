@@ -165,3 +165,10 @@ def test_an_os_error_is_described_by_its_path_and_cause(
     error: OSError, home: Path | None, line: str
 ) -> None:
     assert describe_os_error(error, home).startswith(line)
+
+
+def test_simulate_says_that_it_sends_a_session_once(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = bdp(capsys, "simulate", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "A session is sent once" in text and "without duplicates" in text
