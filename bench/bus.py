@@ -25,14 +25,15 @@ import numpy as np
 
 from bdp.bus import Bus
 from bdp.bus.local import LocalBus
-from bdp.config import BusSettings
+from bdp.config import BusSettings, KafkaBusSettings, LocalBusSettings
 
 TARGET_PRODUCE = 500_000
 TARGET_CONSUME = 1_000_000
 
 
 def _open_local(root: Path, fsync: str, partitions: int) -> Bus:
-    return LocalBus(root, BusSettings(fsync=fsync, partitions=partitions))  # type: ignore[arg-type]
+    local = LocalBusSettings(fsync=fsync)  # type: ignore[arg-type]
+    return LocalBus(root, BusSettings(partitions=partitions, local=local))
 
 
 def _open_kafka(root: Path, policy: str, partitions: int) -> Bus:
@@ -40,7 +41,8 @@ def _open_kafka(root: Path, policy: str, partitions: int) -> Bus:
 
     # acks=all with the idempotent producer: the broker's strongest acknowledgement.
     namespace = f"bench-{uuid.uuid4().hex[:8]}."
-    return KafkaBus(BusSettings(partitions=partitions, namespace=namespace, acks="all"))
+    kafka = KafkaBusSettings(acks="all")
+    return KafkaBus(BusSettings(partitions=partitions, namespace=namespace, kafka=kafka))
 
 
 BACKENDS: dict[str, Callable[[Path, str, int], Bus]] = {
@@ -149,9 +151,9 @@ def main() -> None:
 
 
 def _drop(bus: Bus, topic: str) -> None:
-    """Delete a broker topic (scratch directories go by themselves), then close."""
+    """Delete a topic on a shared bus (scratch directories go by themselves), then close."""
     try:
-        if bus.name != "local" and topic in bus.topics():
+        if bus.capabilities.shared and topic in bus.topics():
             bus.delete_topic(topic)
     finally:
         bus.close()

@@ -2,6 +2,14 @@
 #
 # Sourced, not run. Every launcher keeps its runtime state (jars, data, logs, pid file)
 # under stack/.run/<service>/ and its Maven downloads in the user's local repository.
+#
+# A launcher defines the functions start, stop, status and reset, and the array STACK_ENV
+# (NAME=VALUE settings that point bdp at its server), then hands its arguments to
+# stack_main, so every stack/<service> takes the same commands:
+#   start|stop|status|reset  as the launcher defines them
+#   env                      print STACK_ENV as `export` lines, for
+#                            `eval "$(stack/<service> env)"`; it only prints: the same
+#                            lines whether or not the server runs (`status` tells that)
 
 STACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STACK_RUN="$STACK_DIR/.run"
@@ -82,4 +90,25 @@ wait_until() {
     fi
     sleep 0.5
   done
+}
+
+# stack_env NAME=VALUE...: one `export NAME=VALUE` line each, the value quoted for the
+# shell, so that `eval` sets exactly that value.
+stack_env() {
+  local setting
+  for setting in "$@"; do
+    printf 'export %s=%q\n' "${setting%%=*}" "${setting#*=}"
+  done
+}
+
+# stack_main ARGS...: run the launcher command named by the first argument.
+stack_main() {
+  case "${1:-}" in
+  start | stop | status | reset) "$1" ;;
+  env) stack_env "${STACK_ENV[@]}" ;;
+  *)
+    echo "usage: $0 start|stop|status|reset|env" >&2
+    exit 2
+    ;;
+  esac
 }

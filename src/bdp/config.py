@@ -9,6 +9,7 @@ data lives under `./.bdp` (or `BDP_HOME`, or `--home`).
 from __future__ import annotations
 
 import difflib
+import getpass
 import os
 import tomllib
 from collections.abc import Mapping
@@ -17,7 +18,16 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from bdp.errors import ConfigError
 
@@ -46,41 +56,82 @@ class PlatformSettings(_Section):
         return value
 
 
-class BusSettings(_Section):
-    backend: str = "local"
-    partitions: int = Field(4, ge=1, le=1024)
+class LocalBusSettings(_Section):
+    """`[bus.local]`: the embedded bus's own settings."""
+
     fsync: Literal["always", "interval", "never"] = "interval"
     """`always`: fsync every append before acknowledging; `interval`: at most every
     `fsync_interval_ms` (a process crash loses nothing, a power cut the last interval);
     `never`: leave it to the OS."""
     fsync_interval_ms: int = Field(200, ge=0)
     segment_bytes: int = Field(256 * 1024 * 1024, ge=4096)
+
+
+class KafkaBusSettings(_Section):
+    """`[bus.kafka]`: the Kafka bus's own settings."""
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    client_options: dict[str, SecretStr] = Field(default_factory=dict)
+    """Passed through to the Kafka client (security settings and the like). Secret: never
+    shown, revealed only to the client."""
+    acks: Literal["all", 0, 1] = "all"
+    """Replicas that must have a record before it counts as sent; "all" also makes the
+    producer idempotent (no duplicates from retries)."""
+    linger_ms: int = Field(5, ge=0)
+    """How long the producer waits to fill a batch before sending it."""
+    batch_bytes: int = Field(1_000_000, ge=1)
+    """Most bytes the producer puts in one batch for one partition."""
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
+    """Codec of the producer's batches, on the wire and on the broker."""
+    max_message_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+    """Largest record the producer sends and the topics bdp creates accept; above
+    `stream.max_record_bytes`, so oversize records reach the quarantine."""
+    connect_timeout_ms: int = Field(10_000, ge=100)
+    """How long an admin call or the first contact waits for the broker before failing
+    with an error that names `bootstrap_servers`."""
+    delivery_timeout_ms: int = Field(120_000, ge=1000)
+    """How long sends and commits ride out a broker outage before failing."""
+
+
+class BusSettings(_Section):
+    """`[bus]`: what every backend shares; each backend's own settings are a table of
+    their own (`[bus.local]`, `[bus.kafka]`), so switching `backend` keeps both."""
+
+    backend: str = "local"
+    partitions: int = Field(4, ge=1, le=1024)
+    """Partitions of the topics bdp creates."""
     retention_hours: float = Field(168.0, gt=0)
     retention_bytes: int = Field(-1, ge=-1)
     """Per partition; -1 keeps everything the age limit allows."""
-    bootstrap_servers: str = "127.0.0.1:19092"
-    client_options: dict[str, str] = Field(default_factory=dict)
-    """Passed through to the distributed bus client (security settings and the like)."""
     namespace: str = Field("", pattern=r"^[A-Za-z0-9._-]{0,100}$")
-    """Distributed bus: prefix of every topic and consumer-group name on the broker, so
-    several platforms (or test runs) can share one cluster; empty uses names as they are."""
-    acks: Literal["all", 0, 1] = "all"
-    """Distributed bus: replicas that must have a record before it counts as sent; "all"
-    also makes the producer idempotent (no duplicates from retries)."""
-    linger_ms: int = Field(5, ge=0)
-    """Distributed bus: how long the producer waits to fill a batch before sending it."""
-    batch_bytes: int = Field(1_000_000, ge=1)
-    """Distributed bus: most bytes the producer puts in one batch for one partition."""
-    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
-    """Distributed bus: codec of the producer's batches, on the wire and on the broker."""
-    max_message_bytes: int = Field(2 * 1024 * 1024, ge=1024)
-    """Distributed bus: largest record the producer sends and the topics bdp creates
-    accept; above `stream.max_record_bytes`, so oversize records reach the quarantine."""
-    connect_timeout_ms: int = Field(10_000, ge=100)
-    """Distributed bus: how long an admin call or the first contact waits for the broker
-    before failing with an error that names `bootstrap_servers`."""
-    delivery_timeout_ms: int = Field(120_000, ge=1000)
-    """Distributed bus: how long sends and commits ride out a broker outage before failing."""
+    """A shared bus (a broker): prefix of every topic and consumer-group name on it, so
+    several platforms (or test runs) share one cluster; empty uses names as they are.
+    The embedded bus lives in the data home and needs none."""
+    local: LocalBusSettings = LocalBusSettings()
+    kafka: KafkaBusSettings = KafkaBusSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _point_at_moved_keys(cls, data: Any) -> Any:
+        """Keys that were once in `[bus]` itself: say where they live now."""
+        if isinstance(data, dict):
+            for table, section in (("local", LocalBusSettings), ("kafka", KafkaBusSettings)):
+                moved = sorted(set(data) & set(section.model_fields))
+                if moved:
+                    raise PydanticCustomError(
+                        "moved_key",
+                        "{keys} moved to [bus.{table}] (in the environment: BDP_BUS__{env}__KEY)",
+                        {"keys": ", ".join(map(repr, moved)), "table": table, "env": table.upper()},
+                    )
+        return data
+
+
+def _os_user() -> str:
+    """The OS user's name, or "" when the OS has none for this process."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # KeyError before Python 3.13
+        return ""
 
 
 class LakeSettings(_Section):
@@ -89,6 +140,10 @@ class LakeSettings(_Section):
     raw_compression: Literal["zstd", "gzip", "none"] = "zstd"
     webhdfs_port: int = Field(9870, ge=1, le=65535)
     """HDFS lake (`hdfs://host:rpc_port/path`): the NameNode's HTTP port, for WebHDFS."""
+    hdfs_user: str = Field(default_factory=_os_user, min_length=1)
+    """HDFS lake: the user bdp acts as on HDFS (WebHDFS `user.name`, simple authentication).
+    Default: the user Hadoop's own clients, Spark's among them, act as: `HADOOP_USER_NAME`
+    when it is set, else the OS user."""
     webhdfs_timeout_seconds: float = Field(60, gt=0)
     """HDFS lake: how long one WebHDFS request may take before it fails."""
 
@@ -191,6 +246,9 @@ def load_settings(
     if "home" in data and not str(data["home"]).strip():
         # An empty path would silently mean the working directory.
         raise ConfigError("the data home is empty: name a directory for bdp's data")
+    lake = data.setdefault("lake", {})
+    if isinstance(lake, dict) and environ.get("HADOOP_USER_NAME"):
+        lake.setdefault("hdfs_user", environ["HADOOP_USER_NAME"])
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -228,10 +286,13 @@ def _overlay_environment(data: dict[str, Any], environ: Mapping[str, str]) -> No
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
-        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        target = data.setdefault(section, {})
-        if not isinstance(target, dict):
-            raise ConfigError(f"{name}: {section!r} is not a section")
+        # BDP_BUS__KAFKA__BOOTSTRAP_SERVERS: a key of a table inside a section.
+        *tables, key = name[len(ENV_PREFIX) :].lower().split("__")
+        target = data
+        for depth, table in enumerate(tables, 1):
+            target = target.setdefault(table, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{name}: {'.'.join(tables[:depth])!r} is not a section")
         target[key] = _parse_scalar(raw)
 
 

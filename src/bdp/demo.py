@@ -4,6 +4,8 @@ It runs in its own data home (`<home>/demo`), emptied at the start, so it can be
 re-run at will and its counts always reconcile: for every dataset,
 generated = lake raw rows + quarantined, and curated rows = warehouse rows.
 A few malformed records are sent alongside the simulated ones to show the quarantine.
+The demo makes data for every chart of the report, so it fails, naming them, when the
+report leaves any out.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bdp.bus import Producer, open_bus
+from bdp.bus import BUSES, Producer, open_bus
 from bdp.clock import day_start_ms
 from bdp.config import Settings
 from bdp.datasets import DATASETS
@@ -96,7 +98,7 @@ def demo_settings(settings: Settings) -> Settings:
     if settings.lake.url:
         url = settings.lake.url.rstrip("/") + "/demo"
         update["lake"] = settings.lake.model_copy(update={"url": url})
-    if settings.bus.backend != "local":
+    if BUSES.capabilities(settings.bus.backend).shared:
         run = f"{settings.bus.namespace}demo-{uuid.uuid4().hex[:8]}-"
         update["bus"] = settings.bus.model_copy(update={"namespace": run})
     return settings.model_copy(update=update)
@@ -107,7 +109,7 @@ def demo_environment(settings: Settings) -> dict[str, str]:
     env = {}
     if settings.lake.url:
         env["BDP_LAKE__URL"] = settings.lake.url
-    if settings.bus.backend != "local":
+    if BUSES.capabilities(settings.bus.backend).shared:
         env["BDP_BUS__NAMESPACE"] = settings.bus.namespace
     return env
 
@@ -193,4 +195,7 @@ def _report(
     summary = {"datasets": {name: s.as_dict() for name, s in summaries.items()}}
     with open_warehouse(settings) as warehouse:
         report = build_report(warehouse.query, day, settings.paths.reports, summary)
+    # The demo makes data for every chart: a skipped one is a defect (a table renamed,
+    # a load gone missing) to fail on, not a gap to leave in the page.
+    report.require_every_chart(day)
     return report.html, report.charts

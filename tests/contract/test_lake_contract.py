@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -12,7 +14,7 @@ import pytest
 from bdp.config import load_settings
 from bdp.lake import Lake, open_lake
 
-HDFS_URL = "hdfs://127.0.0.1:9000"
+STACK_HDFS = Path(__file__).resolve().parents[2] / "stack" / "hdfs"
 WEBHDFS = "http://127.0.0.1:9870/webhdfs/v1/?op=GETFILESTATUS"
 
 
@@ -24,6 +26,13 @@ def _hdfs_is_up() -> bool:
         return False
 
 
+def _stack_hdfs_env() -> dict[str, str]:
+    """`stack/hdfs env`: the stack's lake root, as its lake user (an ordinary HDFS user:
+    the contract holds with permissions checked)."""
+    printed = subprocess.run([STACK_HDFS, "env"], capture_output=True, text=True, check=True)
+    return dict(shlex.split(line)[1].split("=", 1) for line in printed.stdout.splitlines())
+
+
 @pytest.fixture(params=["local", "hdfs"])
 def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lake]:
     environ: dict[str, str] = {}
@@ -33,7 +42,8 @@ def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lake]:
             pytest.fail(
                 f"no HDFS answers at {WEBHDFS}; start it with stack/hdfs start", pytrace=False
             )
-        environ["BDP_LAKE__URL"] = f"{HDFS_URL}/contract-{uuid.uuid4().hex[:12]}"
+        environ.update(_stack_hdfs_env())
+        environ["BDP_LAKE__URL"] += f"/contract-{uuid.uuid4().hex[:12]}"
     lake = open_lake(load_settings(home=tmp_path, environ=environ))
     yield lake
     if request.param == "hdfs":

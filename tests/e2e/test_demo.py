@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bdp.report.catalog import SECTIONS
 from tests.e2e.conftest import as_json
 
 DAY = "2024-04-16"
@@ -36,6 +37,9 @@ def test_demo_reconciles_every_dataset(bdp, tmp_path: Path) -> None:
     report = Path(summary["report"])
     assert report.is_file() and DAY in report.read_text()
     assert summary["charts"] and all(Path(chart).is_file() for chart in summary["charts"])
+    # The demo fails when the report leaves a chart out: it has drawn every one.
+    every_chart = {spec.name for section in SECTIONS for spec in section.charts}
+    assert {Path(chart).stem for chart in summary["charts"]} == every_chart
 
 
 def test_demo_prints_a_summary_for_people(bdp) -> None:

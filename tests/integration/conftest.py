@@ -6,9 +6,12 @@ how to start it, so a CI run that forgot a service goes red instead of silently 
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import socket
 import subprocess
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ import pytest
 STACK = Path(__file__).resolve().parents[2] / "stack"
 KAFKA_BOOTSTRAP = "127.0.0.1:19092"
 HDFS_URL = "hdfs://127.0.0.1:9000"
+WEBHDFS = "http://127.0.0.1:9870/webhdfs/v1"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,16 @@ class Service:
             text=True,
             timeout=timeout_s,
         )
+
+    def env(self) -> dict[str, str]:
+        """What `stack/<name> env` exports: the settings that point bdp at the server."""
+        settings = {}
+        for line in self.run("env").stdout.splitlines():
+            export, setting = shlex.split(line)
+            assert export == "export", line
+            name, _, value = setting.partition("=")
+            settings[name] = value
+        return settings
 
     def is_up(self) -> bool:
         status = subprocess.run([str(STACK / self.name), "status"], capture_output=True)
@@ -66,10 +80,11 @@ def kafka_namespace(kafka: str) -> Iterator[str]:
     namespace = f"it-{uuid.uuid4().hex[:10]}."
     yield namespace
     from bdp.bus.kafka import KafkaBus
-    from bdp.config import BusSettings
+    from bdp.config import BusSettings, KafkaBusSettings
 
     if Service("kafka").is_up():
-        with KafkaBus(BusSettings(bootstrap_servers=kafka, namespace=namespace)) as bus:
+        settings = BusSettings(namespace=namespace, kafka=KafkaBusSettings(bootstrap_servers=kafka))
+        with KafkaBus(settings) as bus:
             for topic in bus.topics():
                 bus.delete_topic(topic)
 
@@ -78,11 +93,7 @@ def kafka_namespace(kafka: str) -> Iterator[str]:
 def kafka_env(kafka: str, kafka_namespace: str) -> Iterator[dict[str, str]]:
     """Environment for `bdp` subprocesses that puts the bus on the broker."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BDP_")}
-    env.update(
-        BDP_BUS__BACKEND="kafka",
-        BDP_BUS__BOOTSTRAP_SERVERS=kafka,
-        BDP_BUS__NAMESPACE=kafka_namespace,
-    )
+    env.update(Service("kafka").env(), BDP_BUS__NAMESPACE=kafka_namespace)
     yield env
 
 
@@ -102,14 +113,35 @@ def hdfs() -> str:
 
 
 @pytest.fixture
-def hdfs_lake_url(hdfs: str) -> Iterator[str]:
-    """A lake URL under a base path of this test's own on HDFS, deleted afterwards."""
-    url = f"{hdfs}/it-{uuid.uuid4().hex[:10]}"
-    yield url
+def hdfs_env(hdfs: str) -> Iterator[dict[str, str]]:
+    """`stack/hdfs env` (bdp as the stack's lake user, not HDFS's superuser), with the lake
+    under a base path of this test's own in the stack's lake root, deleted afterwards."""
+    env = Service("hdfs").env()
+    env["BDP_LAKE__URL"] = f"{env['BDP_LAKE__URL']}/it-{uuid.uuid4().hex[:10]}"
+    yield env
     from bdp.lake.hdfs import HdfsLake
 
     if Service("hdfs").is_up():
-        HdfsLake(url).delete("")
+        # As the superuser: whoever wrote there, everything goes.
+        HdfsLake(env["BDP_LAKE__URL"], user=_hdfs_superuser()).delete("")
+
+
+@pytest.fixture
+def hdfs_lake_url(hdfs_env: dict[str, str]) -> str:
+    """A lake URL under a base path of this test's own on HDFS, deleted afterwards."""
+    return hdfs_env["BDP_LAKE__URL"]
+
+
+@pytest.fixture
+def hdfs_superuser(hdfs: str) -> str:
+    """HDFS's superuser, who may do anything there."""
+    return _hdfs_superuser()
+
+
+def _hdfs_superuser() -> str:
+    # The stack's NameNode runs as the user who formatted it: the owner of `/`.
+    with urllib.request.urlopen(f"{WEBHDFS}/?op=GETFILESTATUS", timeout=10) as resp:
+        return json.load(resp)["FileStatus"]["owner"]
 
 
 @pytest.fixture

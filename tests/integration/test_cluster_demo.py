@@ -16,9 +16,10 @@ DAY = "2024-04-16"
 @pytest.mark.service("kafka")
 @pytest.mark.service("hdfs")
 def test_the_demo_reconciles_on_kafka_hdfs_and_spark(
-    tmp_path: Path, kafka_env: dict[str, str], hdfs_lake_url: str
+    tmp_path: Path, kafka_env: dict[str, str], hdfs_env: dict[str, str]
 ) -> None:
-    env = {**kafka_env, "BDP_LAKE__URL": hdfs_lake_url, "BDP_ETL__ENGINE": "spark"}
+    # HDFS as the stack's lake user, for bdp and for Spark's Hadoop client alike.
+    env = {**kafka_env, **hdfs_env, "BDP_ETL__ENGINE": "spark"}
     command = [sys.executable, "-m", "bdp", "--home", str(tmp_path), "demo", "--date", DAY]
     result = subprocess.run(
         [*command, "--scale", "0.05", "--json"],
@@ -38,7 +39,7 @@ def test_the_demo_reconciles_on_kafka_hdfs_and_spark(
     assert Path(summary["report"]).is_file()
 
     # The demo's topics and lake are its own; the settings it prints find them.
-    assert summary["env"]["BDP_LAKE__URL"] == f"{hdfs_lake_url}/demo"
+    assert summary["env"]["BDP_LAKE__URL"] == f"{hdfs_env['BDP_LAKE__URL']}/demo"
     status = subprocess.run(
         [sys.executable, "-m", "bdp", "--home", summary["home"], "status", "--json"],
         env={**env, **summary["env"]},

@@ -1,13 +1,12 @@
 """The event bus: topics of partitioned, offset-addressed, durable records.
 
-`open_bus(settings)` picks the backend named by `settings.bus.backend`: "local" is the
-embedded on-disk log under the data home, "kafka" a real broker (optional extra).
+`open_bus(settings)` opens the backend `bus.backend` names, from `BUSES`: "local" is the
+embedded on-disk log under the data home (`bus/local/`), "kafka" a real broker
+(`bus/kafka/`, the `kafka` extra). `BUSES.capabilities(name)` tells what a backend can
+do before it is opened.
 """
 
 from __future__ import annotations
-
-import importlib
-from collections.abc import Callable
 
 from bdp.bus.base import (
     Bus,
@@ -20,9 +19,10 @@ from bdp.bus.base import (
     partition_for_key,
 )
 from bdp.config import Settings
-from bdp.errors import MissingExtraError, UnknownNameError
+from bdp.registry import Registry
 
 __all__ = [
+    "BUSES",
     "Bus",
     "BusCapabilities",
     "Consumer",
@@ -34,30 +34,29 @@ __all__ = [
     "partition_for_key",
 ]
 
+BUSES: Registry[Bus, BusCapabilities] = Registry("bus backend")
+"""Bus backends by name; each factory takes the `Settings`."""
 
+
+@BUSES.register("local", BusCapabilities(shared=False, kafka_protocol=False))
 def _open_local(settings: Settings) -> Bus:
     from bdp.bus.local import LocalBus
 
     return LocalBus(settings.paths.bus, settings.bus)
 
 
+@BUSES.register(
+    "kafka",
+    BusCapabilities(shared=True, kafka_protocol=True),
+    requires="confluent_kafka",
+    extra="kafka",
+)
 def _open_kafka(settings: Settings) -> Bus:
-    try:
-        importlib.import_module("confluent_kafka")
-    except ImportError:
-        raise MissingExtraError("confluent-kafka", "kafka") from None
     from bdp.bus.kafka import KafkaBus
 
-    return KafkaBus(settings)
-
-
-_BACKENDS: dict[str, Callable[[Settings], Bus]] = {"kafka": _open_kafka, "local": _open_local}
+    return KafkaBus(settings.bus)
 
 
 def open_bus(settings: Settings) -> Bus:
     """The bus backend the configuration names."""
-    name = settings.bus.backend
-    factory = _BACKENDS.get(name)
-    if factory is None:
-        raise UnknownNameError("bus backend", name, list(_BACKENDS))
-    return factory(settings)
+    return BUSES.open(settings.bus.backend, settings)

@@ -16,9 +16,15 @@ import abc
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+from bdp.bus.checks import check_topic_name, normalise_timestamps
+from bdp.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bdp.bus.kafka.config import KafkaConnection
 
 __all__ = [
     "Bus",
@@ -36,11 +42,15 @@ StartFrom = Literal["earliest", "latest"]
 
 @dataclass(frozen=True)
 class BusCapabilities:
-    durable_fsync: bool
-    """Appends can be fsynced before they are acknowledged."""
-    timestamp_seek: bool
-    retention: bool
-    multi_process_producers: bool
+    """What callers may count on beyond the contract every backend keeps."""
+
+    shared: bool
+    """Topics and groups live on a server outside the data home: emptying the home does
+    not empty them, and other platforms may use the same server (`bus.namespace` keeps
+    each one's names apart)."""
+    kafka_protocol: bool
+    """Speaks Kafka's protocol: a Kafka client of its own (Spark's Kafka source) reads
+    its topics through `Bus.kafka_connection()`."""
 
 
 @dataclass
@@ -86,8 +96,6 @@ class Producer(abc.ABC):
         `values` may also be a pyarrow binary array. Timestamps default to the wall
         clock at the call.
         """
-        from bdp.bus.records import normalise_timestamps
-
         if self._closed:
             raise ValueError("send_batch on a closed producer")
         if isinstance(values, bytes | str):
@@ -243,8 +251,6 @@ class Bus(abc.ABC):
 
         Unset limits take the bus settings' defaults.
         """
-        from bdp.bus.topics import check_topic_name
-
         check_topic_name(topic)
         if partitions is not None and (not isinstance(partitions, int) or partitions < 1):
             raise ValueError(f"partitions must be a positive integer, got {partitions!r}")
@@ -334,6 +340,14 @@ class Bus(abc.ABC):
         with_keys: bool,
     ) -> Consumer:
         """`consumer` with arguments checked: `chosen` of the topic's `count` partitions."""
+
+    def kafka_connection(self) -> KafkaConnection:
+        """How a Kafka client of its own reaches this bus's topics and groups; only a bus
+        with `capabilities.kafka_protocol` has one."""
+        raise ConfigError(
+            f"the {self.name} bus does not speak Kafka's protocol, so a Kafka client cannot"
+            " read it; use a bus that does (bus.backend = 'kafka')"
+        )
 
     def apply_retention(self, now_ms: int | None = None) -> int:
         """Drop data past the retention limits; return how many records went."""

@@ -17,7 +17,6 @@ __all__ = ["FileInfo", "Lake", "LakeCapabilities", "partition_dir"]
 
 @dataclass(frozen=True)
 class LakeCapabilities:
-    atomic_rename: bool
     local_paths: bool
     """Files have local paths an embedded engine can open directly."""
 

@@ -4,6 +4,9 @@ URLs: `hdfs://host:rpc_port/path` (the REST calls go to `host:[lake] webhdfs_por
 NameNode's HTTP port) or `webhdfs://host:http_port/path`. `uri()` returns URLs of the same
 scheme, for engines with an HDFS client.
 
+Every call names the HDFS user bdp acts as (`user.name`, HDFS's simple authentication;
+`[lake] hdfs_user`), so the NameNode checks its permissions and files belong to it.
+
 Publication: a file is written under a hidden temporary name in its target directory
 (CREATE: the NameNode redirects to a DataNode, which receives the bytes; the file is
 complete and replicated when the DataNode answers), then renamed over the target with
@@ -22,6 +25,7 @@ listed.
 
 from __future__ import annotations
 
+import getpass
 import http.client
 import json
 import posixpath
@@ -30,7 +34,8 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from bdp.errors import BdpError, ConfigError, TransientError
-from bdp.lake.base import FileInfo, Lake, LakeCapabilities
+from bdp.lake import LAKES
+from bdp.lake.base import FileInfo, Lake
 
 __all__ = ["HdfsError", "HdfsLake"]
 
@@ -43,7 +48,10 @@ class HdfsError(BdpError):
 
     def __init__(self, operation: str, path: str, status: int, exception: str, message: str):
         self.operation, self.path, self.status, self.exception = operation, path, status, exception
-        super().__init__(f"WebHDFS {operation} {path}: HTTP {status} {exception}: {message}")
+        self.message = message
+        # A DataNode passes the NameNode's refusal on with a Java stack trace below it.
+        first_line = next(iter(message.strip().splitlines()), "")
+        super().__init__(f"WebHDFS {operation} {path}: HTTP {status} {exception}: {first_line}")
 
 
 class HdfsUnavailableError(HdfsError, TransientError):
@@ -51,12 +59,23 @@ class HdfsUnavailableError(HdfsError, TransientError):
 
 
 class HdfsLake(Lake):
-    capabilities = LakeCapabilities(atomic_rename=True, local_paths=False)
+    capabilities = LAKES.capabilities("hdfs")
 
-    def __init__(self, url: str, *, webhdfs_port: int = 9870, timeout_seconds: float = 60) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        user: str | None = None,
+        webhdfs_port: int = 9870,
+        timeout_seconds: float = 60,
+    ) -> None:
+        """`user`: who bdp is on HDFS; None is the OS user."""
         parts = urlsplit(url)
         if parts.scheme not in SCHEMES or not parts.hostname:
             raise ConfigError(f"lake url {url!r}: expected hdfs://host:port/path or webhdfs://…")
+        self.user = getpass.getuser() if user is None else user
+        if not self.user:
+            raise ConfigError(f"lake url {url!r}: no HDFS user; set [lake] hdfs_user")
         self.scheme = parts.scheme
         self.host = parts.hostname
         self.authority = parts.netloc
@@ -89,7 +108,9 @@ class HdfsLake(Lake):
     ) -> tuple[int, dict[str, str], bytes]:
         """One HTTP exchange; `target` (a redirect's path and query) overrides the URL."""
         if target is None:
-            query = urlencode({"op": op, **{k: str(v) for k, v in params.items()}})
+            query = urlencode(
+                {"op": op, "user.name": self.user, **{k: str(v) for k, v in params.items()}}
+            )
             target = f"/webhdfs/v1{quote(self._abs(path))}?{query}"
         conn = http.client.HTTPConnection(
             host or self.host, port or self.http_port, timeout=self.timeout_seconds

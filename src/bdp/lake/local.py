@@ -7,7 +7,8 @@ import shutil
 import uuid
 from pathlib import Path
 
-from bdp.lake.base import FileInfo, Lake, LakeCapabilities
+from bdp.lake import LAKES
+from bdp.lake.base import FileInfo, Lake
 
 __all__ = ["LocalLake"]
 
@@ -16,7 +17,7 @@ TEMP_PREFIX = "."
 
 
 class LocalLake(Lake):
-    capabilities = LakeCapabilities(atomic_rename=True, local_paths=True)
+    capabilities = LAKES.capabilities("file")
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).absolute()

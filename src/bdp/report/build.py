@@ -15,13 +15,25 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bdp.errors import BdpError
 from bdp.report.catalog import SECTIONS, Section, all_tables
 from bdp.report.charts.base import ChartSpec
 from bdp.report.context import ChartContext, ChartSkipped, Query, TableCount, probe_tables, sql_date
 from bdp.report.html import ChartOutcome, SectionOutcome, render_html
 from bdp.report.style import chart_style, hangul_font, save_png
 
-__all__ = ["Report", "build_report"]
+__all__ = ["ChartsSkippedError", "Report", "build_report"]
+
+
+class ChartsSkippedError(BdpError):
+    """A report that had to be complete left charts out (the page is written all the same)."""
+
+    def __init__(self, dt: date, skipped: Mapping[str, str], html: Path) -> None:
+        self.dt, self.skipped, self.html = dt, dict(skipped), html
+        # One line: each reason as one line of words.
+        why = "; ".join(f"{name}: {' '.join(reason.split())}" for name, reason in skipped.items())
+        count = f"{len(skipped)} chart{'s' if len(skipped) != 1 else ''}"
+        super().__init__(f"the report for {dt} left out {count} ({why}); page: {html}")
 
 
 @dataclass
@@ -30,6 +42,11 @@ class Report:
     charts: list[Path]
     skipped: dict[str, str] = field(default_factory=dict)
     """Chart name → why it was not drawn."""
+
+    def require_every_chart(self, dt: date) -> None:
+        """Raise `ChartsSkippedError` if any chart was skipped."""
+        if self.skipped:
+            raise ChartsSkippedError(dt, self.skipped, self.html)
 
 
 def build_report(

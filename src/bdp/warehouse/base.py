@@ -49,10 +49,8 @@ class WarehouseUnavailableError(BdpError):
 
 @dataclass(frozen=True)
 class WarehouseCapabilities:
-    reads_parquet: bool
-    """Loads Parquet files itself; otherwise rows travel through the client."""
-    transactional_ddl: bool
-    """Creating a table can share the load's transaction."""
+    """What callers may count on beyond the contract; no caller needs to tell warehouses
+    apart yet (add a flag when one does, never a test of the backend's name)."""
 
 
 def check_table_name(table: str) -> str:

@@ -26,11 +26,11 @@ import duckdb
 import pyarrow as pa
 
 from bdp.errors import NotFoundError
+from bdp.warehouse import WAREHOUSES
 from bdp.warehouse.base import (
     PARTITION_COLUMN,
     QueryError,
     Warehouse,
-    WarehouseCapabilities,
     WarehouseError,
     check_table_name,
 )
@@ -73,7 +73,7 @@ def _holder(exc: duckdb.Error) -> str:
 
 
 class DuckDBWarehouse(Warehouse):
-    capabilities = WarehouseCapabilities(reads_parquet=True, transactional_ddl=True)
+    capabilities = WAREHOUSES.capabilities("duckdb")
 
     def __init__(
         self,

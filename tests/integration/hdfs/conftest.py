@@ -64,8 +64,9 @@ Landed = tuple[Settings, dict, int]
 
 
 @pytest.fixture
-def on_hdfs(tmp_path: Path, hdfs_lake_url: str) -> Callable[[], Landed]:
-    return lambda: land(tmp_path / "hdfs-home", {"BDP_LAKE__URL": hdfs_lake_url})
+def on_hdfs(tmp_path: Path, hdfs_env: dict[str, str]) -> Callable[[], Landed]:
+    """Lands as the stack's lake user, an ordinary HDFS user: permissions apply."""
+    return lambda: land(tmp_path / "hdfs-home", hdfs_env)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from .conftest import DATASET, DAY, cli, landed_lines
 
 
 @pytest.mark.service("hdfs")
-def test_every_record_lands_once_in_its_partition_on_hdfs(on_hdfs, on_local) -> None:
+def test_every_record_lands_once_in_its_partition_on_hdfs(on_hdfs, on_local, hdfs_env) -> None:
     settings, stats, generated = on_hdfs()
     assert generated >= 2000
     lake = open_lake(settings)
@@ -35,7 +35,6 @@ def test_every_record_lands_once_in_its_partition_on_hdfs(on_hdfs, on_local) -> 
     assert landed_lines(lake) == on_hdfs_lines
     # No temporary file is left, and the CLI reads the rows from HDFS.
     assert all("/." not in f.path for f in lake.list_files(""))
-    env = {"BDP_LAKE__URL": lake.url}
-    status = orjson.loads(cli(settings.home, env, "status", "--json").stdout)
+    status = orjson.loads(cli(settings.home, hdfs_env, "status", "--json").stdout)
     assert status["lake"][DATASET]["raw"] == {DAY: generated}
     assert status["topics"][DATASET]["lag"] == 0

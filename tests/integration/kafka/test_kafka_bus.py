@@ -18,14 +18,15 @@ from bdp.bus.kafka import (
     KafkaBus,
     RecordTooLargeError,
 )
-from bdp.config import BusSettings
+from bdp.config import BusSettings, KafkaBusSettings
 from bdp.errors import NotFoundError, TransientError
 
 pytestmark = pytest.mark.service("kafka")
 
 
-def settings(namespace: str, **overrides: object) -> BusSettings:
-    return BusSettings(namespace=namespace, **overrides)  # type: ignore[arg-type]
+def settings(namespace: str, **kafka: object) -> BusSettings:
+    """Bus settings in `namespace`; keyword arguments are `[bus.kafka]` settings."""
+    return BusSettings(namespace=namespace, kafka=KafkaBusSettings(**kafka))  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -92,12 +93,12 @@ def test_topics_carry_retention_and_record_size_settings(bus: KafkaBus) -> None:
     from confluent_kafka.admin import ConfigResource
 
     bus.create_topic("kept", partitions=2, retention_hours=2, retention_bytes=1_000_000)
-    resource = ConfigResource("topic", bus.settings.namespace + "kept")
+    resource = ConfigResource("topic", bus.kafka_connection().names.physical("kept"))
     (future,) = bus._admin.describe_configs([resource]).values()
     config = {name: entry.value for name, entry in future.result(timeout=10).items()}
     assert config["retention.ms"] == str(2 * 3_600_000)
     assert config["retention.bytes"] == "1000000"
-    assert config["max.message.bytes"] == str(bus.settings.max_message_bytes)
+    assert config["max.message.bytes"] == str(bus.settings.kafka.max_message_bytes)
 
 
 def test_the_stream_s_largest_records_pass(bus: KafkaBus) -> None:
@@ -115,7 +116,7 @@ def test_the_stream_s_largest_records_pass(bus: KafkaBus) -> None:
 
 def test_a_record_over_the_producer_limit_is_refused_with_the_reason(bus: KafkaBus) -> None:
     with bus.producer() as producer, pytest.raises(RecordTooLargeError) as caught:
-        producer.send("big", b"x" * (bus.settings.max_message_bytes + 1))
+        producer.send("big", b"x" * (bus.settings.kafka.max_message_bytes + 1))
     assert caught.value.topic == "big"
     assert "max_message_bytes" in str(caught.value)
     assert "too large" in str(caught.value).lower()
@@ -161,7 +162,7 @@ def test_missing_topics_raise_not_found(bus: KafkaBus) -> None:
 
 def test_an_unreachable_broker_fails_fast_and_names_the_address(closed_address: str) -> None:
     address = closed_address
-    bus = KafkaBus(BusSettings(bootstrap_servers=address, connect_timeout_ms=2000))
+    bus = KafkaBus(settings("", bootstrap_servers=address, connect_timeout_ms=2000))
     for call in (bus.topics, bus.producer, lambda: bus.consumer("g", "t")):
         started = time.monotonic()
         with pytest.raises(BrokerUnavailableError) as caught:

@@ -6,6 +6,8 @@ super user) and `alice`, under Kafka's StandardAuthorizer; topics without ACLs a
 
 from __future__ import annotations
 
+import logging
+import os
 import subprocess
 import sys
 import time
@@ -15,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from bdp.bus.kafka import BusAuthorizationError, KafkaBus
-from bdp.config import BusSettings, load_settings
+from bdp.config import BusSettings, KafkaBusSettings, load_settings
 
 SASL_BOOTSTRAP = "127.0.0.1:19094"
+WRONG_PASSWORD = "not-alices-password"
 TIMEOUT_MS = 5000
 PATIENCE_S = TIMEOUT_MS / 1000 + 3
 """A refusal must be reported within the connect timeout, plus a margin."""
@@ -33,13 +36,12 @@ def options(user: str, password: str) -> dict[str, str]:
 
 
 def as_user(namespace: str, user: str, password: str) -> BusSettings:
-    return BusSettings(
-        backend="kafka",
+    kafka = KafkaBusSettings(
         bootstrap_servers=SASL_BOOTSTRAP,
-        namespace=namespace,
-        client_options=options(user, password),
+        client_options=options(user, password),  # type: ignore[arg-type]
         connect_timeout_ms=TIMEOUT_MS,
     )
+    return BusSettings(backend="kafka", namespace=namespace, kafka=kafka)
 
 
 def env_as(namespace: str, user: str, password: str) -> dict[str, str]:
@@ -48,17 +50,19 @@ def env_as(namespace: str, user: str, password: str) -> dict[str, str]:
     table = ", ".join(f'"{k}" = "{v}"' for k, v in options(user, password).items())
     return {
         "BDP_BUS__BACKEND": "kafka",
-        "BDP_BUS__BOOTSTRAP_SERVERS": SASL_BOOTSTRAP,
         "BDP_BUS__NAMESPACE": namespace,
-        "BDP_BUS__CLIENT_OPTIONS": "{" + table + "}",
-        "BDP_BUS__CONNECT_TIMEOUT_MS": str(TIMEOUT_MS),
+        "BDP_BUS__KAFKA__BOOTSTRAP_SERVERS": SASL_BOOTSTRAP,
+        "BDP_BUS__KAFKA__CLIENT_OPTIONS": "{" + table + "}",
+        "BDP_BUS__KAFKA__CONNECT_TIMEOUT_MS": str(TIMEOUT_MS),
     }
 
 
 def cli(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """`bdp` as a user runs it: this environment (not another `BDP_*`), plus `env`."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("BDP_")}
     return subprocess.run(
         [sys.executable, "-m", "bdp", "--home", str(home), *args],
-        env=env,
+        env={**inherited, **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -78,7 +82,7 @@ def admin_only_topic(kafka: str, kafka_namespace: str) -> Iterator[str]:
         ResourceType,
     )
 
-    with KafkaBus(BusSettings(bootstrap_servers=kafka, namespace=kafka_namespace)) as bus:
+    with KafkaBus(BusSettings(namespace=kafka_namespace)) as bus:
         bus.create_topic("hotellogs")
     admin = AdminClient({"bootstrap.servers": kafka})
     physical = f"{kafka_namespace}hotellogs"
@@ -121,9 +125,10 @@ def test_sasl_settings_pass_through_to_the_broker(kafka: str, kafka_namespace: s
 
 @pytest.mark.service("kafka")
 def test_wrong_credentials_are_a_clear_error_within_the_timeout(
-    kafka: str, kafka_namespace: str, tmp_path: Path
+    kafka: str, kafka_namespace: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bus = KafkaBus(as_user(kafka_namespace, "alice", "not-her-password"))
+    caplog.set_level(logging.DEBUG, logger="bdp")
+    bus = KafkaBus(as_user(kafka_namespace, "alice", WRONG_PASSWORD))
     for call in (bus.topics, lambda: bus.create_topic("weblogs"), bus.producer):
         started = time.monotonic()
         with pytest.raises(BusAuthorizationError, match="refused this client") as caught:
@@ -131,10 +136,14 @@ def test_wrong_credentials_are_a_clear_error_within_the_timeout(
         assert time.monotonic() - started < PATIENCE_S
         assert "Authentication failed" in str(caught.value)
         assert SASL_BOOTSTRAP in str(caught.value)
+        assert WRONG_PASSWORD not in str(caught.value)
+    # The password is never shown: not in the settings, nor in the client's log lines.
+    assert WRONG_PASSWORD not in repr(bus.settings) + repr(bus.kafka_connection())
+    assert "Authentication failed" in caplog.text and WRONG_PASSWORD not in caplog.text
     # As a user meets it: the command fails and says why, it does not hang.
     done = cli(
         tmp_path,
-        env_as(kafka_namespace, "alice", "not-her-password"),
+        env_as(kafka_namespace, "alice", WRONG_PASSWORD),
         "simulate",
         "weblogs",
         "--date",
@@ -144,6 +153,7 @@ def test_wrong_credentials_are_a_clear_error_within_the_timeout(
     )
     assert done.returncode != 0
     assert "refused this client" in done.stderr and "Authentication failed" in done.stderr
+    assert WRONG_PASSWORD not in done.stderr + done.stdout
 
 
 @pytest.mark.service("kafka")
@@ -174,9 +184,8 @@ def test_a_topic_the_user_may_not_use_is_a_clear_error(
     assert done.returncode != 0
     assert "not authorized" in done.stderr
     # The super user still reads it: the ACL, not the broker, refused alice.
-    admin = load_settings(home=tmp_path, environ=env_as(kafka_namespace, "bdp-admin", "x"))
-    admin_bus = admin.bus.model_copy(
-        update={"client_options": options("bdp-admin", "bdp-admin-secret")}
+    admin = load_settings(
+        home=tmp_path, environ=env_as(kafka_namespace, "bdp-admin", "bdp-admin-secret")
     )
-    with KafkaBus(admin_bus) as bus:
+    with KafkaBus(admin.bus) as bus:
         assert bus.end_offsets(topic) == {p: 0 for p in range(bus.partitions(topic))}

@@ -12,7 +12,7 @@ import pytest
 
 from bdp.bus.base import Producer
 from bdp.bus.kafka import KafkaBus
-from bdp.config import BusSettings
+from bdp.config import BusSettings, KafkaBusSettings
 from bdp.simulate import SimulationParams, send_session, session_group, simulate_table
 
 TOPIC = "weblogs"
@@ -42,7 +42,9 @@ class FailingAfter(Producer):
 
 @pytest.fixture
 def bus(kafka: str, kafka_namespace: str) -> Iterator[KafkaBus]:
-    settings = BusSettings(bootstrap_servers=kafka, namespace=kafka_namespace, partitions=3)
+    settings = BusSettings(
+        namespace=kafka_namespace, partitions=3, kafka=KafkaBusSettings(bootstrap_servers=kafka)
+    )
     with KafkaBus(settings) as bus:
         bus.create_topic(TOPIC)
         yield bus

@@ -84,8 +84,8 @@ def test_a_job_pointed_at_no_broker_fails_fast_and_says_where(
     address = closed_address
     env = {
         **kafka_env,
-        "BDP_BUS__BOOTSTRAP_SERVERS": address,
-        "BDP_BUS__CONNECT_TIMEOUT_MS": "2000",
+        "BDP_BUS__KAFKA__BOOTSTRAP_SERVERS": address,
+        "BDP_BUS__KAFKA__CONNECT_TIMEOUT_MS": "2000",
     }
     started = time.monotonic()
     result = subprocess.run(

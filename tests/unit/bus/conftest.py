@@ -11,16 +11,18 @@ import pytest
 
 from bdp.bus import RecordBatch
 from bdp.bus.local import LocalBus
-from bdp.config import BusSettings
+from bdp.config import BusSettings, LocalBusSettings
 
 
 @pytest.fixture
 def make_bus(tmp_path: Path) -> Iterator[Callable[..., LocalBus]]:
-    """Open a LocalBus on this test's directory; keyword arguments are BusSettings."""
+    """Open a LocalBus on this test's directory; keyword arguments are `[bus]` or
+    `[bus.local]` settings."""
     opened: list[LocalBus] = []
 
     def make(**settings: Any) -> LocalBus:
-        bus = LocalBus(tmp_path / "bus", BusSettings(**settings))
+        own = {key: settings.pop(key) for key in LocalBusSettings.model_fields if key in settings}
+        bus = LocalBus(tmp_path / "bus", BusSettings(**settings, local=LocalBusSettings(**own)))
         opened.append(bus)
         return bus
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bdp.bus.groups import GROUPS_DIR
 from bdp.bus.local import LocalBus
+from bdp.bus.local.groups import GROUPS_DIR
 from bdp.config import BusSettings
 
 TOPIC = "crashy"
@@ -29,10 +29,11 @@ import numpy as np
 import pyarrow as pa
 
 from bdp.bus.local import LocalBus
-from bdp.config import BusSettings
+from bdp.config import BusSettings, LocalBusSettings
 
 root, run, fsync = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-bus = LocalBus(root, BusSettings(partitions=2, segment_bytes=16 << 20, fsync=fsync))
+local = LocalBusSettings(segment_bytes=16 << 20, fsync=fsync)
+bus = LocalBus(root, BusSettings(partitions=2, local=local))
 producer = bus.producer()
 WIDTH = 160
 seq = 0

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bdp.bus.frame import HEADER_SIZE, Frame, encode_body, parse_header
-from bdp.bus.records import Records, concat_records
+from bdp.bus.local.frame import HEADER_SIZE, Frame, encode_body, parse_header
+from bdp.bus.local.records import Records, concat_records
 
 
 def frame_bytes(records: Records, base_offset: int = 0) -> bytes:

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from bdp.bus.groups import GROUPS_DIR
 from bdp.bus.local import LocalBus
+from bdp.bus.local.groups import GROUPS_DIR
 
 TOPIC = "grouped"
 

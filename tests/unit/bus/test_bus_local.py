@@ -14,7 +14,7 @@ import pytest
 from bdp.bus import Bus, open_bus, partition_for_key
 from bdp.bus.local import LocalBus
 from bdp.config import BusSettings, Settings
-from bdp.errors import MissingExtraError, NotFoundError, UnknownNameError
+from bdp.errors import ConfigError, MissingExtraError, NotFoundError, UnknownNameError
 
 
 def settings_for(tmp_path: Path, backend: str) -> Settings:
@@ -27,7 +27,9 @@ def test_open_bus_gives_the_local_bus_under_the_data_home(tmp_path: Path) -> Non
         assert isinstance(bus, LocalBus)
         assert bus.root == settings.paths.bus
         assert bus.name == "local"
-        assert bus.capabilities.durable_fsync and bus.capabilities.multi_process_producers
+        assert not bus.capabilities.shared and not bus.capabilities.kafka_protocol
+        with pytest.raises(ConfigError, match="does not speak Kafka's protocol"):
+            bus.kafka_connection()
 
 
 def test_open_bus_names_the_extra_kafka_needs(
@@ -201,7 +203,7 @@ def test_a_topic_is_created_once_even_when_asked_twice(make_bus: Callable[..., L
 def test_fsync_always_syncs_every_flushed_batch(
     make_bus: Callable[..., LocalBus], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bdp.bus.appender as appender_module
+    import bdp.bus.local.appender as appender_module
 
     synced: list[int] = []
     monkeypatch.setattr(appender_module.os, "fdatasync", synced.append)
@@ -217,7 +219,7 @@ def test_fsync_always_syncs_every_flushed_batch(
 def test_fsync_never_leaves_syncing_to_the_os(
     make_bus: Callable[..., LocalBus], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bdp.bus.appender as appender_module
+    import bdp.bus.local.appender as appender_module
 
     synced: list[int] = []
     monkeypatch.setattr(appender_module.os, "fdatasync", synced.append)
@@ -230,7 +232,7 @@ def test_fsync_never_leaves_syncing_to_the_os(
 
 
 def test_the_interval_syncer_syncs_what_was_written_when_closed() -> None:
-    from bdp.bus.appender import IntervalSyncer
+    from bdp.bus.local.appender import IntervalSyncer
 
     class Recorder:
         syncs = 0

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bdp.bus.local import LocalBus
-from bdp.bus.segment import list_segments
-from bdp.config import BusSettings
+from bdp.bus.local.segment import list_segments
+from bdp.config import BusSettings, LocalBusSettings
 
 TOPIC = "shared"
 PRODUCERS = 3
@@ -25,7 +25,8 @@ PER_BATCH = 25
 
 def produce_in_child(root: str, partitions: int, worker: int, start: object) -> None:
     """Child process body: wait for the start signal, then append small batches."""
-    bus = LocalBus(Path(root), BusSettings(partitions=partitions, segment_bytes=8192))
+    local = LocalBusSettings(segment_bytes=8192)
+    bus = LocalBus(Path(root), BusSettings(partitions=partitions, local=local))
     start.wait()  # type: ignore[attr-defined]
     with bus.producer() as producer:
         for b in range(BATCHES):

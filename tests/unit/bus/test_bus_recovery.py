@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bdp.bus.frame import encode_body
 from bdp.bus.local import LocalBus
-from bdp.bus.records import Records
-from bdp.bus.segment import list_segments, log_path
+from bdp.bus.local.frame import encode_body
+from bdp.bus.local.records import Records
+from bdp.bus.local.segment import list_segments, log_path
 
 TOPIC = "events"
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from bdp.bus.local import LocalBus
-from bdp.bus.segment import list_segments, log_path
+from bdp.bus.local.segment import list_segments, log_path
 
 TOPIC = "kept"
 HOUR_MS = 3_600_000
@@ -73,7 +73,8 @@ def test_retention_is_measured_against_the_newest_record_of_a_segment(
     with bus.producer() as producer:
         # One segment mixing an ancient and a fresh record stays whole.
         producer.send_batch(TOPIC, [b"old", b"new"], timestamps_ms=[T0, T0 + 10 * HOUR_MS])
-    bus.settings = bus.settings.model_copy(update={"segment_bytes": 4096})
+    local = bus.settings.local.model_copy(update={"segment_bytes": 4096})
+    bus.settings = bus.settings.model_copy(update={"local": local})
     with bus.producer() as producer:
         producer.send_batch(TOPIC, [bytes(5000)], timestamps_ms=[T0 + 10 * HOUR_MS])
     assert bus.apply_retention(now_ms=T0 + 10 * HOUR_MS + 1) == 0

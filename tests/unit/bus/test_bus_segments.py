@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bdp.bus import producer as producer_module
-from bdp.bus.frame import NO_TIMESTAMP, parse_header
 from bdp.bus.local import LocalBus
-from bdp.bus.segment import (
+from bdp.bus.local import producer as producer_module
+from bdp.bus.local.frame import NO_TIMESTAMP, parse_header
+from bdp.bus.local.segment import (
     INDEX_INTERVAL_BYTES,
     SegmentIndex,
     index_path,

@@ -17,12 +17,12 @@ def test_no_file_means_embedded_defaults(tmp_path: Path) -> None:
 
 def test_file_then_environment_then_argument(tmp_path: Path) -> None:
     (tmp_path / "bdp.toml").write_text(
-        'home = "from-file"\n[bus]\npartitions = 8\nfsync = "always"\n'
+        'home = "from-file"\n[bus]\npartitions = 8\n[bus.local]\nfsync = "always"\n'
         '[platform]\ntimezone = "Asia/Seoul"\n'
     )
     settings = load_settings(environ={"BDP_BUS__PARTITIONS": "3"}, cwd=tmp_path)
     assert settings.bus.partitions == 3  # environment beats file
-    assert settings.bus.fsync == "always"
+    assert settings.bus.local.fsync == "always"
     assert settings.platform.timezone == "Asia/Seoul"
     assert settings.home == Path("from-file")
     assert load_settings(home=tmp_path / "arg", environ={}, cwd=tmp_path).home == tmp_path / "arg"
@@ -106,3 +106,18 @@ def test_a_data_home_that_is_not_a_directory(tmp_path: Path) -> None:
     for home in (tmp_path / "file", Path(os.devnull)):
         with pytest.raises(ConfigError, match=f"data home {home} is not a directory"):
             load_settings(home=home, environ={}, cwd=tmp_path)
+
+
+def test_the_hdfs_user_is_hadoops_unless_set(tmp_path: Path) -> None:
+    import getpass
+
+    # As Hadoop's own clients (Spark's among them) decide: HADOOP_USER_NAME, else the OS user.
+    assert load_settings(environ={}, cwd=tmp_path).lake.hdfs_user == getpass.getuser()
+    hadoop = {"HADOOP_USER_NAME": "etl"}
+    assert load_settings(environ=hadoop, cwd=tmp_path).lake.hdfs_user == "etl"
+    (tmp_path / "bdp.toml").write_text('[lake]\nhdfs_user = "from-file"\n')
+    assert load_settings(environ=hadoop, cwd=tmp_path).lake.hdfs_user == "from-file"
+    explicit = {**hadoop, "BDP_LAKE__HDFS_USER": "from-env"}
+    assert load_settings(environ=explicit, cwd=tmp_path).lake.hdfs_user == "from-env"
+    with pytest.raises(ConfigError, match=r"lake\.hdfs_user"):
+        load_settings(environ={"BDP_LAKE__HDFS_USER": '""'}, cwd=tmp_path)

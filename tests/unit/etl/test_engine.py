@@ -109,7 +109,7 @@ def test_engines_keep_their_own_sessions(tmp_path: Path) -> None:
 def test_open_engine_by_name(tmp_path: Path) -> None:
     settings = load_settings(home=tmp_path, environ={"BDP_ETL__ENGINE": "duckdb"})
     with open_engine(settings) as engine:
-        assert engine.name == "duckdb" and not engine.capabilities.distributed
+        assert engine.name == "duckdb" and engine.capabilities.local_paths_only
         assert hasattr(engine.functions, "col") and hasattr(engine.Window, "partitionBy")
 
 

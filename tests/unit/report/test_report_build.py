@@ -14,7 +14,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from bdp.report import Report, build_report
+from bdp.report import ChartsSkippedError, Report, build_report
 
 SUMMARY = {
     "datasets": {
@@ -109,6 +109,22 @@ def test_missing_and_empty_tables_are_reported_as_skipped(report: Report, page: 
     assert "Skipped" in page and "ad_click_totals is not available" in page
     # hotel_analysis_log exists but holds only the previous day's rows.
     assert re.search(r"rows in hotel_analysis_log</th><td class=\"num\">0</td>", page)
+
+
+def test_requiring_every_chart_names_each_skipped_one_and_why_on_one_line(
+    report: Report,
+) -> None:
+    with pytest.raises(ChartsSkippedError) as caught:
+        report.require_every_chart(DAY)
+    assert caught.value.skipped == report.skipped and caught.value.html == report.html
+    reason = report.skipped["ad_clicks"]
+    assert str(caught.value) == (
+        f"the report for {DAY} left out 1 chart (ad_clicks: {reason}); page: {report.html}"
+    )
+    Report(report.html, report.charts, skipped={}).require_every_chart(DAY)  # complete: fine
+    several = ChartsSkippedError(DAY, {"a": "why\nover lines", "b": "why"}, Path("r.html"))
+    expected = f"the report for {DAY} left out 2 charts (a: why over lines; b: why); page: r.html"
+    assert str(several) == expected
 
 
 def test_key_figures_count_only_the_day(page: str) -> None:

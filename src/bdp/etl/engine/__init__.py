@@ -1,4 +1,4 @@
-"""Batch engines behind one interface, chosen by `etl.engine` in the settings.
+"""Batch engines behind one interface, chosen by `etl.engine` in the settings (`ENGINES`).
 
 `duckdb` (embedded, the default) runs transforms through SQLFrame; `spark` runs the
 same transforms on a SparkSession (master `etl.spark_master`, extra settings
@@ -7,10 +7,7 @@ same transforms on a SparkSession (master `etl.spark_master`, extra settings
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from bdp.config import Settings
-from bdp.errors import MissingExtraError, UnknownNameError
 from bdp.etl.engine.base import (
     DataFrame,
     Engine,
@@ -18,6 +15,7 @@ from bdp.etl.engine.base import (
     EngineError,
     EngineUnavailableError,
 )
+from bdp.registry import Registry
 
 __all__ = [
     "ENGINES",
@@ -29,7 +27,11 @@ __all__ = [
     "open_engine",
 ]
 
+ENGINES: Registry[Engine, EngineCapabilities] = Registry("engine")
+"""Batch engines by name; each factory takes the `Settings`."""
 
+
+@ENGINES.register("duckdb", EngineCapabilities(local_paths_only=True))
 def _open_duckdb(settings: Settings) -> Engine:
     from bdp.etl.engine.duckdb import DuckDBEngine
 
@@ -40,22 +42,14 @@ def _open_duckdb(settings: Settings) -> Engine:
     )
 
 
+@ENGINES.register(
+    "spark", EngineCapabilities(local_paths_only=False), requires="pyspark", extra="spark"
+)
 def _open_spark(settings: Settings) -> Engine:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        raise MissingExtraError("pyspark", "spark") from None
     from bdp.etl.engine.spark import SparkEngine
 
     return SparkEngine(master=settings.etl.spark_master, conf=dict(settings.etl.spark_conf))
 
 
-ENGINES: dict[str, Callable[[Settings], Engine]] = {"duckdb": _open_duckdb, "spark": _open_spark}
-
-
 def open_engine(settings: Settings) -> Engine:
-    try:
-        factory = ENGINES[settings.etl.engine]
-    except KeyError:
-        raise UnknownNameError("engine", settings.etl.engine, list(ENGINES)) from None
-    return factory(settings)
+    return ENGINES.open(settings.etl.engine, settings)

@@ -35,8 +35,6 @@ class EngineUnavailableError(BdpError):
 
 @dataclass(frozen=True)
 class EngineCapabilities:
-    distributed: bool
-    """Runs on a cluster; work may happen in other processes and machines."""
     local_paths_only: bool
     """Reads and writes only local file paths, so the lake must offer local paths."""
 

@@ -18,7 +18,8 @@ from typing import Any
 import duckdb
 
 from bdp.datasets import Dataset
-from bdp.etl.engine.base import DataFrame, Engine, EngineCapabilities, EngineError
+from bdp.etl.engine import ENGINES
+from bdp.etl.engine.base import DataFrame, Engine, EngineError
 from bdp.etl.schema import RawField, raw_fields
 
 __all__ = ["DuckDBEngine", "duckdb_type"]
@@ -52,7 +53,7 @@ def _literal(text: str) -> str:
 
 class DuckDBEngine(Engine):
     name = "duckdb"
-    capabilities = EngineCapabilities(distributed=False, local_paths_only=True)
+    capabilities = ENGINES.capabilities(name)
 
     def __init__(
         self, *, threads: int = 0, memory_limit_mb: int = 2048, scratch_root: Path | None = None

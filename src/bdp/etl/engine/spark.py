@@ -13,7 +13,8 @@ from types import ModuleType
 from typing import Any
 
 from bdp.datasets import Dataset
-from bdp.etl.engine.base import DataFrame, Engine, EngineCapabilities, EngineError
+from bdp.etl.engine import ENGINES
+from bdp.etl.engine.base import DataFrame, Engine, EngineError
 from bdp.etl.schema import RawField, raw_fields
 
 __all__ = ["DEFAULT_CONF", "FIXED_CONF", "LOCAL_CONF", "SparkEngine", "spark_schema"]
@@ -61,6 +62,7 @@ def spark_schema(fields: tuple[RawField, ...]) -> Any:
 
 class SparkEngine(Engine):
     name = "spark"
+    capabilities = ENGINES.capabilities(name)
 
     def __init__(
         self,
@@ -72,7 +74,6 @@ class SparkEngine(Engine):
         from pyspark.sql import SparkSession
 
         local = master.startswith("local")
-        self.capabilities = EngineCapabilities(distributed=not local, local_paths_only=False)
         settings = {**DEFAULT_CONF, **(LOCAL_CONF if local else {}), **(conf or {}), **FIXED_CONF}
         builder = SparkSession.builder.master(master).appName(app_name)
         for key, value in settings.items():

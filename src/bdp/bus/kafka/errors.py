@@ -118,7 +118,7 @@ def refusal_error(error: Any, action: str, bootstrap_servers: str) -> BusAuthori
     code, reason = _describe(error)
     return BusAuthorizationError(
         f"{action}: the broker at {bootstrap_servers} refused this client ({reason}); "
-        "check the security settings in bus.client_options",
+        "check the security settings in bus.kafka.client_options",
         code,
         reason,
     )
@@ -148,7 +148,7 @@ def delivery_error(error: Any, topic: str, failed: int) -> DeliveryError:
     what = f"{failed} record(s) to topic {topic!r} were not delivered: {reason} ({code})"
     if code in _TOO_LARGE:
         return RecordTooLargeError(
-            what + "; raise bus.max_message_bytes (and the topic's max.message.bytes)",
+            what + "; raise bus.kafka.max_message_bytes (and the topic's max.message.bytes)",
             topic,
             failed,
             code,
@@ -158,7 +158,7 @@ def delivery_error(error: Any, topic: str, failed: int) -> DeliveryError:
         return UnknownTopicDeliveryError(what, topic, failed, code, reason)
     if code in _AUTHORIZATION:
         return RefusedDeliveryError(
-            what + "; the broker refused this client: check its ACLs and bus.client_options",
+            what + "; the broker refused this client: check its ACLs and bus.kafka.client_options",
             topic,
             failed,
             code,

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Records", "concat_records", "is_arrow_array", "normalise_timestamps"]
+from bdp.bus.checks import is_arrow_array
+
+__all__ = ["Records", "concat_records"]
 
 
 @dataclass
@@ -104,23 +106,6 @@ def concat_records(chunks: list[Records]) -> Records:
         np.concatenate([chunk.timestamps for chunk in chunks]),
         keys,
     )
-
-
-def normalise_timestamps(timestamps: Sequence[int] | np.ndarray | None, count: int) -> np.ndarray:
-    if timestamps is None:
-        import time
-
-        return np.full(count, time.time_ns() // 1_000_000, np.int64)
-    array = np.asarray(timestamps)
-    if array.shape != (count,):
-        raise ValueError(f"timestamps_ms has {array.shape} entries for {count} values")
-    if array.dtype.kind not in "iu":
-        raise ValueError(f"timestamps_ms must be integers (milliseconds), got {array.dtype}")
-    return array.astype(np.int64, copy=False)
-
-
-def is_arrow_array(values: object) -> bool:
-    return type(values).__module__.startswith("pyarrow")
 
 
 def _list_buffers(values: Sequence[bytes]) -> tuple[bytes, np.ndarray]:

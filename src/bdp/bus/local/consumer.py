@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from bdp.bus.base import Consumer, RecordBatch, StartFrom
-from bdp.bus.groups import OffsetStore
-from bdp.bus.reader import PartitionReader, Slice
+from bdp.bus.local.groups import OffsetStore
+from bdp.bus.local.reader import PartitionReader, Slice
 
 __all__ = ["LocalConsumer"]
 

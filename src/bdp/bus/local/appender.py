@@ -19,8 +19,8 @@ import threading
 from pathlib import Path
 from typing import Literal
 
-from bdp.bus.frame import NO_TIMESTAMP, EncodedBody
-from bdp.bus.segment import (
+from bdp.bus.local.frame import NO_TIMESTAMP, EncodedBody
+from bdp.bus.local.segment import (
     INDEX_ENTRY,
     SegmentIndex,
     index_due,

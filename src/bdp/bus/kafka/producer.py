@@ -1,9 +1,9 @@
 """The Kafka bus's producer: an idempotent confluent-kafka producer behind `Producer`.
 
-Records are queued in librdkafka, which batches them per partition (`bus.linger_ms`,
-`bus.batch_bytes`, `bus.compression`) and retries through broker outages for up to
-`bus.delivery_timeout_ms`. `flush()` returns once the broker acknowledged everything
-(`bus.acks`, "all" by default) or raises a `DeliveryError` with the broker's reason.
+Records are queued in librdkafka, which batches them per partition (`linger_ms`,
+`batch_bytes`, `compression` of `[bus.kafka]`) and retries through broker outages for up
+to `delivery_timeout_ms`. `flush()` returns once the broker acknowledged everything
+(`acks`, "all" by default) or raises a `DeliveryError` with the broker's reason.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from typing import Any
 import numpy as np
 
 from bdp.bus.base import Producer
-from bdp.bus.kafka_config import Names, load_client, producer_config
-from bdp.bus.kafka_errors import DeliveryError, KafkaBusError, delivery_error
-from bdp.bus.records import is_arrow_array
-from bdp.bus.topics import check_topic_name
-from bdp.config import BusSettings
+from bdp.bus.checks import check_topic_name, is_arrow_array
+from bdp.bus.kafka.config import Names, load_client, producer_config
+from bdp.bus.kafka.errors import DeliveryError, KafkaBusError, delivery_error
+from bdp.config import KafkaBusSettings
 
 __all__ = ["KafkaProducer"]
 
@@ -30,7 +29,7 @@ _FLUSH_SLICE_S = 0.5
 
 
 class KafkaProducer(Producer):
-    def __init__(self, settings: BusSettings, names: Names) -> None:
+    def __init__(self, settings: KafkaBusSettings, names: Names) -> None:
         self._names = names
         self._failures: dict[str, tuple[Any, int]] = {}
         self._fatal: Any = None

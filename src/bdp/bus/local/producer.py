@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bdp.bus.appender import FsyncMode, IntervalSyncer, PartitionAppender
 from bdp.bus.base import Producer, partition_for_key
-from bdp.bus.frame import encode_body
-from bdp.bus.records import Records, concat_records, is_arrow_array
-from bdp.bus.topics import TopicConfig
+from bdp.bus.checks import is_arrow_array
+from bdp.bus.local.appender import FsyncMode, IntervalSyncer, PartitionAppender
+from bdp.bus.local.frame import encode_body
+from bdp.bus.local.records import Records, concat_records
+from bdp.bus.local.topics import TopicConfig
 
 __all__ = ["LocalProducer"]
 

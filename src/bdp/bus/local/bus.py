@@ -23,14 +23,15 @@ import os
 import time
 from pathlib import Path
 
-from bdp.bus.appender import PartitionLock, fsync_dir
-from bdp.bus.base import Bus, BusCapabilities, Consumer, Producer, StartFrom
-from bdp.bus.consumer import LocalConsumer
-from bdp.bus.groups import OffsetStore
-from bdp.bus.producer import LocalProducer
-from bdp.bus.reader import PartitionReader
-from bdp.bus.segment import INDEX_SUFFIX, list_segments, log_path
-from bdp.bus.topics import (
+from bdp.bus import BUSES
+from bdp.bus.base import Bus, Consumer, Producer, StartFrom
+from bdp.bus.local.appender import PartitionLock, fsync_dir
+from bdp.bus.local.consumer import LocalConsumer
+from bdp.bus.local.groups import OffsetStore
+from bdp.bus.local.producer import LocalProducer
+from bdp.bus.local.reader import PartitionReader
+from bdp.bus.local.segment import INDEX_SUFFIX, list_segments, log_path
+from bdp.bus.local.topics import (
     TOPIC_FILE,
     TopicConfig,
     create_topic_dir,
@@ -45,9 +46,7 @@ __all__ = ["LocalBus"]
 
 class LocalBus(Bus):
     name = "local"
-    capabilities = BusCapabilities(
-        durable_fsync=True, timestamp_seek=True, retention=True, multi_process_producers=True
-    )
+    capabilities = BUSES.capabilities(name)
 
     def __init__(self, root: str | Path, settings: BusSettings | None = None) -> None:
         self.root = Path(root).absolute()
@@ -107,9 +106,9 @@ class LocalBus(Bus):
         return LocalProducer(
             self.root,
             self._config_or_create,
-            self.settings.segment_bytes,
-            self.settings.fsync,
-            self.settings.fsync_interval_ms,
+            self.settings.local.segment_bytes,
+            self.settings.local.fsync,
+            self.settings.local.fsync_interval_ms,
         )
 
     def _consumer(

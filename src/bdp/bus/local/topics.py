@@ -1,4 +1,4 @@
-"""Topic names and the per-topic settings file of the embedded bus.
+"""The per-topic settings file of the embedded bus.
 
 A topic is a directory `<root>/<topic>/` holding `topic.json` (partition count and
 retention overrides) and one directory per partition. Creation is atomic across
@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bdp.bus.appender import fsync_dir
+from bdp.bus.checks import check_topic_name
+from bdp.bus.local.appender import fsync_dir
 from bdp.errors import NotFoundError
 
-__all__ = ["TopicConfig", "check_topic_name", "create_topic_dir", "delete_topic_dir", "load_topic"]
+__all__ = ["TopicConfig", "create_topic_dir", "delete_topic_dir", "load_topic"]
 
 TOPIC_FILE = "topic.json"
-_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,248}")
-"""Kafka's legal characters; a leading dot is reserved for the bus's own files."""
 
 
 @dataclass(frozen=True)
@@ -33,15 +31,6 @@ class TopicConfig:
     """None follows the bus default."""
     retention_bytes: int | None = None
     """Per partition; None follows the bus default, -1 is unlimited."""
-
-
-def check_topic_name(topic: str) -> str:
-    if not isinstance(topic, str) or not _TOPIC_NAME.fullmatch(topic):
-        raise ValueError(
-            f"invalid topic name {topic!r}: use 1-249 of letters, digits, '.', '_' and '-',"
-            " not starting with '.'"
-        )
-    return topic
 
 
 def load_topic(root: Path, topic: str) -> TopicConfig:

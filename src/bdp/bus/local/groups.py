@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from bdp.bus.appender import fsync_dir
+from bdp.bus.local.appender import fsync_dir
 
 __all__ = ["OffsetStore"]
 

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bdp.bus.records import Records
+from bdp.bus.local.records import Records
 
 __all__ = [
     "HEADER_SIZE",

@@ -1,24 +1,38 @@
-"""Client configuration of the Kafka bus, built from `BusSettings`, and the lazy import.
+"""Client configuration of the Kafka bus, built from `[bus.kafka]`, and the lazy import.
 
 confluent-kafka is imported only when a client is built, so `bdp` works without it
-until the Kafka backend is chosen. `bus.client_options` is applied last: it carries
-security settings (SASL, SSL) and may override any tuning set here.
+until the Kafka backend is chosen. `bus.kafka.client_options` is applied last: it
+carries security settings (SASL, SSL) and may override any tuning set here. Those
+options are secret: they stay `SecretStr`s everywhere but in the dict handed to the
+client.
 
 Names on the broker are `bus.namespace` + the bdp name, for topics and groups alike,
 so several platforms or test runs can share one cluster without seeing each other.
+`KafkaConnection` bundles the address, the options and the names for Kafka clients
+outside the bus (Spark's Kafka source), so they never rebuild any of it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from bdp.config import BusSettings
+from pydantic import SecretStr
+
+from bdp.config import BusSettings, KafkaBusSettings
 from bdp.errors import MissingExtraError
 
-__all__ = ["Names", "admin_config", "consumer_config", "load_client", "producer_config"]
+__all__ = [
+    "KafkaConnection",
+    "Names",
+    "admin_config",
+    "consumer_config",
+    "load_client",
+    "producer_config",
+]
 
 CLIENT_LOG = logging.getLogger("bdp.bus.kafka.client")
 """librdkafka's own log lines (connection failures and the like), at their own levels."""
@@ -54,7 +68,36 @@ class Names:
         return name[len(self.namespace) :]
 
 
-def _common(settings: BusSettings) -> dict[str, Any]:
+@dataclass(frozen=True)
+class KafkaConnection:
+    """How a Kafka client reaches bdp's topics and groups on the broker.
+
+    `names` turns bdp's topic and group names into the broker's (`physical`) and back
+    (`logical`). `client_options` stay secret (`repr` shows stars); `client_config()`
+    reveals them, for the client and nothing else. They use librdkafka's property
+    names; a Java client (Spark's Kafka source) shares many (`security.protocol`,
+    `sasl.mechanism`) but not all (its credentials go in `sasl.jaas.config`).
+    """
+
+    bootstrap_servers: str
+    names: Names
+    client_options: Mapping[str, SecretStr]
+
+    @classmethod
+    def of(cls, settings: BusSettings) -> KafkaConnection:
+        kafka = settings.kafka
+        return cls(kafka.bootstrap_servers, Names(settings.namespace), kafka.client_options)
+
+    def client_config(self) -> dict[str, str]:
+        """`bootstrap.servers` and the client options, secrets revealed."""
+        return {"bootstrap.servers": self.bootstrap_servers, **_revealed(self.client_options)}
+
+
+def _revealed(options: Mapping[str, SecretStr]) -> dict[str, str]:
+    return {key: value.get_secret_value() for key, value in options.items()}
+
+
+def _common(settings: KafkaBusSettings) -> dict[str, Any]:
     return {
         "bootstrap.servers": settings.bootstrap_servers,
         "client.id": "bdp",
@@ -64,12 +107,12 @@ def _common(settings: BusSettings) -> dict[str, Any]:
     }
 
 
-def _with_options(config: dict[str, Any], settings: BusSettings) -> dict[str, Any]:
-    config.update(settings.client_options)
+def _with_options(config: dict[str, Any], settings: KafkaBusSettings) -> dict[str, Any]:
+    config.update(_revealed(settings.client_options))
     return config
 
 
-def admin_config(settings: BusSettings, on_error: Any) -> dict[str, Any]:
+def admin_config(settings: KafkaBusSettings, on_error: Any) -> dict[str, Any]:
     config = {
         **_common(settings),
         # Asking about a topic must never create it (the admin client is a producer inside).
@@ -79,7 +122,7 @@ def admin_config(settings: BusSettings, on_error: Any) -> dict[str, Any]:
     return _with_options(config, settings)
 
 
-def producer_config(settings: BusSettings, on_delivery: Any, on_error: Any) -> dict[str, Any]:
+def producer_config(settings: KafkaBusSettings, on_delivery: Any, on_error: Any) -> dict[str, Any]:
     acks = settings.acks
     config = {
         **_common(settings),
@@ -104,7 +147,7 @@ def producer_config(settings: BusSettings, on_delivery: Any, on_error: Any) -> d
     return _with_options(config, settings)
 
 
-def consumer_config(settings: BusSettings, group: str, on_error: Any) -> dict[str, Any]:
+def consumer_config(settings: KafkaBusSettings, group: str, on_error: Any) -> dict[str, Any]:
     config = {
         **_common(settings),
         "group.id": group,

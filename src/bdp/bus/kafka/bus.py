@@ -1,14 +1,16 @@
 """The distributed bus: Apache Kafka through confluent-kafka (the `kafka` extra).
 
 `KafkaBus(settings)` holds the configuration and an admin client, built on first use;
-producers and consumers are separate clients (`kafka_producer`, `kafka_consumer`).
-Topic and group names are prefixed with `bus.namespace` on the broker.
+producers and consumers are separate clients (`producer.py`, `consumer.py`).
+Topic and group names are prefixed with `bus.namespace` on the broker; Kafka clients of
+their own (Spark's Kafka source) get the address, options and names from
+`kafka_connection()`. Client settings are `[bus.kafka]`.
 
 Differences from the embedded bus, all within the `Bus` contract:
-- acknowledged means replicated per `bus.acks`, not fsynced (`durable_fsync` is False);
+- acknowledged means replicated per `acks`, not fsynced;
 - the broker enforces retention itself, so `apply_retention()` drops nothing; topics
   bdp creates carry `retention.ms` / `retention.bytes` from the arguments or settings;
-- every call that needs the broker fails within `bus.connect_timeout_ms` with an error
+- every call that needs the broker fails within `connect_timeout_ms` with an error
   naming the bootstrap servers when none answers, instead of hanging.
 """
 
@@ -18,53 +20,40 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bdp.bus.base import Bus, BusCapabilities, Consumer, Producer, StartFrom
-from bdp.bus.kafka_config import Names, admin_config, consumer_config, load_client
-from bdp.bus.kafka_consumer import KafkaConsumer
-from bdp.bus.kafka_errors import (
+from bdp.bus import BUSES
+from bdp.bus.base import Bus, Consumer, Producer, StartFrom
+from bdp.bus.checks import check_topic_name
+from bdp.bus.kafka.config import KafkaConnection, admin_config, consumer_config, load_client
+from bdp.bus.kafka.consumer import KafkaConsumer
+from bdp.bus.kafka.errors import (
     BrokerUnavailableError,
-    BusAuthorizationError,
-    DeliveryError,
     KafkaBusError,
-    RecordTooLargeError,
-    UnknownTopicDeliveryError,
     bus_error,
     is_refusal,
     is_retriable,
     refusal_error,
 )
-from bdp.bus.kafka_producer import KafkaProducer
-from bdp.bus.topics import check_topic_name
-from bdp.config import BusSettings, Settings
+from bdp.bus.kafka.producer import KafkaProducer
+from bdp.config import BusSettings
 from bdp.errors import NotFoundError
 
-__all__ = [
-    "BrokerUnavailableError",
-    "BusAuthorizationError",
-    "DeliveryError",
-    "KafkaBus",
-    "KafkaBusError",
-    "RecordTooLargeError",
-    "UnknownTopicDeliveryError",
-]
+__all__ = ["KafkaBus"]
 
 _SETTLE_PAUSE_S = 0.05
+"""Pause between looks at the metadata while a created or deleted topic settles."""
 _REFUSAL_CHECK_S = 0.2
 """How often a pending admin call looks for a refusal the client reported."""
-"""Pause between looks at the metadata while a created or deleted topic settles."""
 
 
 class KafkaBus(Bus):
     name = "kafka"
-    capabilities = BusCapabilities(
-        durable_fsync=False, timestamp_seek=True, retention=True, multi_process_producers=True
-    )
+    capabilities = BUSES.capabilities(name)
 
-    def __init__(self, settings: Settings | BusSettings | None = None) -> None:
-        if isinstance(settings, Settings):
-            settings = settings.bus
+    def __init__(self, settings: BusSettings | None = None) -> None:
         self.settings = settings or BusSettings()
-        self._names = Names(self.settings.namespace)
+        self._kafka = self.settings.kafka
+        self._connection = KafkaConnection.of(self.settings)
+        self._names = self._connection.names
         self._client = load_client()
         self._admin_client: Any = None
         self._refused: Any = None
@@ -87,7 +76,7 @@ class KafkaBus(Bus):
             "retention.ms": str(int(hours * 3_600_000)),
             "retention.bytes": str(limit),
             # Records up to the producer's limit must fit whatever the broker default is.
-            "max.message.bytes": str(self.settings.max_message_bytes),
+            "max.message.bytes": str(self._kafka.max_message_bytes),
         }
         physical = self._names.physical(topic)
         # -1: the cluster's default replication factor.
@@ -138,7 +127,7 @@ class KafkaBus(Bus):
         # offset fetch crashes the process when the coordinator is not ready yet (a new
         # broker, a coordinator moving), where a consumer waits for it.
         reader = self._client.Consumer(
-            consumer_config(self.settings, self._names.physical(group), _ignore)
+            consumer_config(self._kafka, self._names.physical(group), _ignore)
         )
         asked = [self._client.TopicPartition(physical, p) for p in range(count)]
         deadline = time.monotonic() + self._timeout
@@ -153,7 +142,7 @@ class KafkaBus(Bus):
                         raise bus_error(
                             exc,
                             f"read the offsets of group {group!r}",
-                            self.settings.bootstrap_servers,
+                            self._kafka.bootstrap_servers,
                             self._timeout,
                         ) from None
                 time.sleep(_SETTLE_PAUSE_S)
@@ -175,7 +164,7 @@ class KafkaBus(Bus):
         # First contact: an unreachable broker fails here, quickly and clearly, rather
         # than after `delivery_timeout_ms` of silent retries.
         self._metadata()
-        return KafkaProducer(self.settings, self._names)
+        return KafkaProducer(self._kafka, self._names)
 
     def _consumer(
         self,
@@ -187,12 +176,12 @@ class KafkaBus(Bus):
         with_keys: bool,
     ) -> Consumer:
         client = self._client.Consumer(
-            consumer_config(self.settings, self._names.physical(group), _ignore)
+            consumer_config(self._kafka, self._names.physical(group), _ignore)
         )
         return KafkaConsumer(
             client,
             self._client,
-            self.settings,
+            self._kafka,
             topic,
             self._names.physical(topic),
             count,
@@ -203,6 +192,9 @@ class KafkaBus(Bus):
             lambda: self.committed(group, topic),
         )
 
+    def kafka_connection(self) -> KafkaConnection:
+        return self._connection
+
     def close(self) -> None:
         # The admin client holds no state worth flushing; drop it with its threads.
         self._admin_client = None
@@ -211,13 +203,13 @@ class KafkaBus(Bus):
 
     @property
     def _timeout(self) -> float:
-        return self.settings.connect_timeout_ms / 1000
+        return self._kafka.connect_timeout_ms / 1000
 
     @property
     def _admin(self) -> Any:
         if self._admin_client is None:
             self._admin_client = self._client.admin.AdminClient(
-                admin_config(self.settings, self._on_admin_error)
+                admin_config(self._kafka, self._on_admin_error)
             )
         return self._admin_client
 
@@ -228,7 +220,7 @@ class KafkaBus(Bus):
     def _check_refused(self, action: str) -> None:
         self._admin.poll(0)  # serve the client's callbacks, `_on_admin_error` among them
         if self._refused is not None:
-            raise refusal_error(self._refused, action, self.settings.bootstrap_servers)
+            raise refusal_error(self._refused, action, self._kafka.bootstrap_servers)
 
     def _result(self, future: Any, action: str) -> Any:
         # The client enforces its request timeout; the margin only guards a stuck call.
@@ -242,13 +234,13 @@ class KafkaBus(Bus):
                     self._check_refused(action)
                     if time.monotonic() >= deadline:
                         raise BrokerUnavailableError(
-                            f"{action}: no answer from {self.settings.bootstrap_servers} "
+                            f"{action}: no answer from {self._kafka.bootstrap_servers} "
                             f"within {self._timeout:g} s",
-                            self.settings.bootstrap_servers,
+                            self._kafka.bootstrap_servers,
                         ) from None
         except self._client.KafkaException as exc:
             self._check_refused(action)
-            raise bus_error(exc, action, self.settings.bootstrap_servers, self._timeout) from None
+            raise bus_error(exc, action, self._kafka.bootstrap_servers, self._timeout) from None
         finally:
             self._admin.poll(0)  # serve the client's log lines
 
@@ -258,7 +250,7 @@ class KafkaBus(Bus):
             return self._admin.list_topics(topic=physical, timeout=self._timeout)
         except self._client.KafkaException as exc:
             self._check_refused(action)
-            raise bus_error(exc, action, self.settings.bootstrap_servers, self._timeout) from None
+            raise bus_error(exc, action, self._kafka.bootstrap_servers, self._timeout) from None
         finally:
             self._admin.poll(0)
 
@@ -272,7 +264,7 @@ class KafkaBus(Bus):
             raise bus_error(
                 meta.error,
                 f"read the metadata of {topic!r}",
-                self.settings.bootstrap_servers,
+                self._kafka.bootstrap_servers,
                 self._timeout,
             )
         return meta

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bdp.bus.frame import HEADER_SIZE, NO_TIMESTAMP, Frame, parse_header
-from bdp.bus.segment import (
+from bdp.bus.local.frame import HEADER_SIZE, NO_TIMESTAMP, Frame, parse_header
+from bdp.bus.local.segment import (
     READ_AHEAD_BYTES,
     SegmentIndex,
     index_path,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bdp.bus.frame import HEADER_SIZE, NO_TIMESTAMP, Frame, FrameHeader, parse_header
+from bdp.bus.local.frame import HEADER_SIZE, NO_TIMESTAMP, Frame, FrameHeader, parse_header
 
 __all__ = [
     "INDEX_ENTRY",

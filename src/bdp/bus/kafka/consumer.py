@@ -8,12 +8,12 @@ prefetched for the old ones). Records below a position are stale prefetch and sk
 
 A freshly (re)assigned client has fetched nothing yet, though the broker may hold
 records: while a partition that had records past its position at assignment has not
-delivered any, `poll` waits up to `bus.connect_timeout_ms` rather than only
+delivered any, `poll` waits up to `bus.kafka.connect_timeout_ms` rather than only
 `timeout_ms`, so a consumer's first poll sees what was flushed before it, as on the
 embedded bus.
 
 Commits are synchronous and ride out a broker restart for up to
-`bus.delivery_timeout_ms`, so a running job survives one.
+`bus.kafka.delivery_timeout_ms`, so a running job survives one.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bdp.bus.base import Consumer, RecordBatch, StartFrom
-from bdp.bus.kafka_batches import group_messages
-from bdp.bus.kafka_errors import bus_error, is_retriable
-from bdp.config import BusSettings
+from bdp.bus.kafka.batches import group_messages
+from bdp.bus.kafka.errors import bus_error, is_retriable
+from bdp.config import KafkaBusSettings
 from bdp.errors import NotFoundError
 
 __all__ = ["KafkaConsumer"]
@@ -38,7 +38,7 @@ class KafkaConsumer(Consumer):
         self,
         client: Any,
         module: Any,
-        settings: BusSettings,
+        settings: KafkaBusSettings,
         topic: str,
         physical: str,
         topic_partitions: int,
@@ -157,7 +157,7 @@ class KafkaConsumer(Consumer):
 
     def _call(self, action: str, call: Callable[[], Any], patience_s: float | None = None) -> Any:
         """Run a client call, retrying transient failures (a coordinator being elected, a
-        broker away) for `patience_s`, by default `bus.connect_timeout_ms`."""
+        broker away) for `patience_s`, by default `bus.kafka.connect_timeout_ms`."""
         deadline = time.monotonic() + (self._t() if patience_s is None else patience_s)
         while True:
             try:
