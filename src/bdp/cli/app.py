@@ -46,7 +46,8 @@ class CliState:
 
 
 def state(ctx: typer.Context) -> CliState:
-    return ctx.find_root().obj
+    found: CliState = ctx.find_root().obj
+    return found
 
 
 def _version(value: bool) -> None:

@@ -88,6 +88,10 @@ def simulate(
                 param_hint="'--date'",
             )
         start_ms = day_start_ms(day, settings.tz, at)
+    spread = SimulationParams.start_spread_seconds
+    if minutes is not None:
+        # A short session should not wait minutes for its last users to arrive.
+        spread = min(spread, minutes * 6)
     try:
         params = SimulationParams(
             start_ms=start_ms,
@@ -96,8 +100,7 @@ def simulate(
             minutes=minutes,
             legacy_wire_format=legacy_wire_format,
             raid=RaidOptions(tz=settings.platform.timezone),
-            # A short session should not wait minutes for its last users to arrive.
-            **({"start_spread_seconds": min(120.0, minutes * 6)} if minutes is not None else {}),
+            start_spread_seconds=spread,
         )
         # Drawn before the bus is touched: settings the simulator refuses fail here.
         table = simulate_table(dataset, params)
