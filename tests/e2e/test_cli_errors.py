@@ -66,10 +66,18 @@ def _home_a_file(tmp: Path) -> list[str]:
     return ["--home", "plain-file", "status"]
 
 
-def _home_unwritable(tmp: Path) -> list[str]:
+def _sysfs() -> Path:
     if not Path("/sys/kernel").is_dir():
         pytest.skip("needs Linux's sysfs for a folder even root cannot write")
-    return ["--home", f"/sys/kernel/bdp-{uuid.uuid4().hex}", "simulate", "weblogs"]
+    return Path("/sys/kernel")
+
+
+def _home_read_only(tmp: Path) -> list[str]:
+    return ["--home", str(_sysfs()), "simulate", "weblogs"]
+
+
+def _home_in_read_only(tmp: Path) -> list[str]:
+    return ["--home", str(_sysfs() / f"bdp-{uuid.uuid4().hex}"), "simulate", "weblogs"]
 
 
 CASES = {
@@ -78,7 +86,9 @@ CASES = {
     "config is not TOML": (_config_not_toml, ["bdp.toml", "not valid TOML"]),
     "home is a file": (_home_a_file, ["plain-file", "not a directory"]),
     "home is /dev/null": (lambda tmp: ["--home", os.devnull, "status"], ["/dev/null"]),
-    "home cannot be written": (_home_unwritable, ["/sys/kernel/bdp-", "not permitted"]),
+    # Root may not create anything there either: EPERM as root, EACCES otherwise.
+    "home is a read-only folder": (_home_read_only, ["/sys/kernel/bus: "]),
+    "home in a read-only folder": (_home_in_read_only, ["/sys/kernel/bdp-"]),
     "home is empty": (lambda tmp: ["--home", "", "status"], ["data home is empty"]),
     "too many users": (
         lambda tmp: ["--home", "h", "simulate", "weblogs", "--users", "9" * 20],
