@@ -223,7 +223,7 @@ class Paths:
 
 def load_settings(
     config: Path | None = None,
-    home: Path | None = None,
+    home: str | Path | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Settings:
@@ -236,23 +236,49 @@ def load_settings(
     if config is not None and not config.exists():
         raise ConfigError(f"config file not found: {config}")
     if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        data = _read_config(path)
         source = str(path)
     _overlay_environment(data, environ)
     if home is not None:
         data["home"] = str(home)
     elif "home" not in data and environ.get("BDP_HOME"):
         data["home"] = environ["BDP_HOME"]
+    if "home" in data and not str(data["home"]).strip():
+        # An empty path would silently mean the working directory.
+        raise ConfigError("the data home is empty: name a directory for bdp's data")
     lake = data.setdefault("lake", {})
     if isinstance(lake, dict) and environ.get("HADOOP_USER_NAME"):
         lake.setdefault("hdfs_user", environ["HADOOP_USER_NAME"])
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, source)) from None
+    _check_home(settings.home)
+    return settings
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); a bdp.toml must be UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _check_home(home: Path) -> None:
+    """A home that cannot hold directories fails here, naming it, rather than at the
+    first component that tries to create its folder in it."""
+    if home.exists() and not home.is_dir():
+        raise ConfigError(f"data home {home} is not a directory")
 
 
 def _overlay_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -278,14 +304,15 @@ def _parse_scalar(raw: str) -> Any:
 
 
 def _explain(exc: ValidationError, source: str) -> str:
-    lines = [f"invalid configuration ({source}):"]
+    problems = []
     for error in exc.errors():
         loc = ".".join(str(part) for part in error["loc"])
         if error["type"] == "extra_forbidden":
-            lines.append(f"  unknown key {loc!r}{_suggest(error['loc'])}")
+            problems.append(f"unknown key {loc!r}{_suggest(error['loc'])}")
         else:
-            lines.append(f"  {loc}: {error['msg']}")
-    return "\n".join(lines)
+            problems.append(f"{loc}: {error['msg']}")
+    # One line, as every error reaches the user.
+    return f"invalid configuration ({source}): " + "; ".join(problems)
 
 
 def _suggest(loc: tuple[Any, ...]) -> str:

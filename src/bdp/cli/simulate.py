@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Annotated
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -13,7 +14,21 @@ from bdp.cli.app import state
 from bdp.cli.options import DateOption, JsonOption, day_or_yesterday
 from bdp.cli.output import activity, console, print_json
 
+if TYPE_CHECKING:
+    from bdp.simulate import EventBlock
+
 __all__ = ["register"]
+
+BLOCK_EVENTS = 100_000
+"""Events rendered and sent at a time."""
+HELP = (
+    "Simulate one session of a dataset and send its events to the bus.\n\n"
+    "A session is sent once. Running the same session again (same dataset, date, start, "
+    "seed, users, minutes and format) sends only those of its events that are not on the "
+    "bus yet: a run that failed part way is completed by running it again, without "
+    "duplicates. For more events on a day, change --seed or --start. A --realtime "
+    "session starts now, so every run is a new one."
+)
 
 
 def simulate(
@@ -29,7 +44,7 @@ def simulate(
         float | None, typer.Option(min=0.01, help="Session length (default: the reference rule).")
     ] = None,
     seed: Annotated[
-        int, typer.Option(help="Random seed; the same seed gives the same events.")
+        int, typer.Option(min=0, help="Random seed; the same seed gives the same events.")
     ] = 0,
     start: Annotated[
         str, typer.Option(help="Local time of day the session starts, HH:MM.")
@@ -42,12 +57,19 @@ def simulate(
     ] = False,
     json: JsonOption = False,
 ) -> None:
-    """Simulate one session of a dataset and send its events to the bus."""
+    """Simulate one session of a dataset and send its events to the bus (see `HELP`)."""
     from bdp.bus import open_bus
-    from bdp.clock import day_start_ms, parse_time_of_day
+    from bdp.clock import PARTITION_DAYS, day_start_ms, parse_time_of_day
     from bdp.datasets import get_dataset
-    from bdp.simulate import RaidOptions, SimulationParams, send_events
-    from bdp.simulate import simulate as generate
+    from bdp.simulate import (
+        RaidOptions,
+        SentSession,
+        SimulationParams,
+        send_events,
+        send_session,
+        session_group,
+        simulate_table,
+    )
 
     settings = state(ctx).settings
     topic = get_dataset(dataset).topic
@@ -58,41 +80,75 @@ def simulate(
             at = parse_time_of_day(start)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--start") from None
-        start_ms = day_start_ms(day_or_yesterday(date, settings), settings.tz, at)
-    params = SimulationParams(
-        start_ms=start_ms,
-        seed=seed,
-        users=users,
-        minutes=minutes,
-        legacy_wire_format=legacy_wire_format,
-        raid=RaidOptions(tz=settings.platform.timezone),
+        day = day_or_yesterday(date, settings)
+        first, last = PARTITION_DAYS
+        if not first <= day <= last:
+            raise typer.BadParameter(
+                f"{day} is not a day the lake can partition ({first} to {last})",
+                param_hint="'--date'",
+            )
+        start_ms = day_start_ms(day, settings.tz, at)
+    spread = SimulationParams.start_spread_seconds
+    if minutes is not None:
         # A short session should not wait minutes for its last users to arrive.
-        **({"start_spread_seconds": min(120.0, minutes * 6)} if minutes is not None else {}),
-    )
+        spread = min(spread, minutes * 6)
+    try:
+        params = SimulationParams(
+            start_ms=start_ms,
+            seed=seed,
+            users=users,
+            minutes=minutes,
+            legacy_wire_format=legacy_wire_format,
+            raid=RaidOptions(tz=settings.platform.timezone),
+            start_spread_seconds=spread,
+        )
+        # Drawn before the bus is touched: settings the simulator refuses fail here.
+        table = simulate_table(dataset, params)
+    except (ValueError, OverflowError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+    def blocks() -> Iterator[EventBlock]:
+        return table.blocks(BLOCK_EVENTS)
+
     began = time.perf_counter()
     with (
         activity(f"simulate {dataset}", enabled=not json) as show,
         open_bus(settings) as bus,
     ):
+
+        def progress(sent: int) -> None:
+            show(f"simulate {dataset}: {sent:,} events sent")
+
         bus.create_topic(topic)
-        with bus.producer() as producer:
-            generated = send_events(
-                producer,
-                topic,
-                generate(dataset, params),
-                realtime=realtime,
-                on_block=lambda sent: show(f"simulate {dataset}: {sent:,} events sent"),
-            )
+        if realtime:
+            with bus.producer() as producer:
+                sent = send_events(producer, topic, blocks(), realtime=True, on_block=progress)
+            result = SentSession(generated=sent, sent=sent)
+        else:
+            group = session_group(dataset, params)
+            result = send_session(bus, topic, group, blocks, on_block=progress)
     seconds = time.perf_counter() - began
     if json:
-        print_json({"dataset": dataset, "generated": generated, "seconds": round(seconds, 3)})
+        print_json(
+            {
+                "dataset": dataset,
+                "generated": result.generated,
+                "sent": result.sent,
+                "seconds": round(seconds, 3),
+            }
+        )
+        return
+    day = dt.datetime.fromtimestamp(start_ms / 1000, settings.tz).date()
+    where = f"[bold]{escape(dataset)}[/]: {result.generated:,} events for {day}"
+    if result.sent == result.generated:
+        console.print(f"{where} sent to topic [cyan]{escape(topic)}[/] in {seconds:.2f} s")
     else:
-        day = dt.datetime.fromtimestamp(start_ms / 1000, settings.tz).date()
         console.print(
-            f"[bold]{escape(dataset)}[/]: {generated:,} events for {day} sent to topic "
-            f"[cyan]{escape(topic)}[/] in {seconds:.2f} s"
+            f"{where} on topic [cyan]{escape(topic)}[/]: {result.sent:,} sent now, "
+            f"{result.generated - result.sent:,} were there from an earlier run "
+            f"({seconds:.2f} s)"
         )
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(simulate)
+    app.command(help=HELP)(simulate)

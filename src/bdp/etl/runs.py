@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from bdp.config import Settings
+from bdp.errors import BdpError
 from bdp.lake import FileInfo, Lake
 from bdp.lake.rawfiles import RAW_SUFFIXES
 
 __all__ = [
     "EtlRun",
     "RunLog",
+    "RunLogError",
     "last_runs",
     "raw_files",
     "raw_fingerprint",
@@ -102,6 +104,14 @@ def raw_fingerprint(files: list[FileInfo]) -> str:
     return hashlib.sha256("\n".join(listing).encode()).hexdigest()
 
 
+class RunLogError(BdpError):
+    """The run log's SQLite file cannot be used; names the file and SQLite's reason."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"run log {path}: {reason}")
+
+
 class RunLog:
     """ETL runs in the SQLite state file at `path`."""
 
@@ -114,12 +124,15 @@ class RunLog:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         # Short-lived connections: the scheduler and the CLI share this file.
-        conn = sqlite3.connect(self.path, timeout=30)
         try:
-            with conn:  # commits, or rolls back on error
-                yield conn
-        finally:
-            conn.close()
+            conn = sqlite3.connect(self.path, timeout=30)
+            try:
+                with conn:  # commits, or rolls back on error
+                    yield conn
+            finally:
+                conn.close()
+        except sqlite3.OperationalError as exc:  # a full disk, a read-only file, ...
+            raise RunLogError(self.path, str(exc)) from exc
 
     def record_run(self, run: EtlRun) -> None:
         with self._connect() as conn:

@@ -2,7 +2,8 @@
 
 `simulate(dataset, params)` draws a whole session on a simulated clock and yields its
 events in event-time order as ready-to-send JSON blocks; `send_events` puts them on the
-bus, at once or in real time. Output is deterministic for a seed.
+bus, at once or in real time; `send_session` sends a session once, however often it is
+run. Output is deterministic for a seed.
 """
 
 from bdp.simulate.base import EventBlock, EventTable, SimulationParams
@@ -16,7 +17,7 @@ from bdp.simulate.options import (
     HotelOptions,
     RaidOptions,
 )
-from bdp.simulate.send import send_events
+from bdp.simulate.send import SentSession, send_events, send_session, session_group
 
 __all__ = [
     "BOSSES",
@@ -29,9 +30,12 @@ __all__ = [
     "GameOptions",
     "HotelOptions",
     "RaidOptions",
+    "SentSession",
     "SimulationParams",
     "reference_users",
     "send_events",
+    "send_session",
+    "session_group",
     "simulate",
     "simulate_table",
 ]

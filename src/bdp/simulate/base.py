@@ -8,12 +8,14 @@ rows at a time, so a block costs a few array kernels and no per-event Python.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from bdp.clock import EVENT_TIME_RANGE_MS
 from bdp.simulate.jsonwire import Template
 from bdp.simulate.options import AdOptions, GameOptions, HotelOptions, RaidOptions
 
@@ -21,6 +23,11 @@ __all__ = ["EventBlock", "EventTable", "SimulationParams", "ordered_table"]
 
 RENDER_CHUNK_ROWS = 16_384
 """Rows rendered per arrow call: small enough that the chunk's strings stay in cache."""
+MAX_USERS = 1 << 20
+"""Most users of a session: beyond it the session would not fit in memory."""
+MAX_MINUTES = 7 * 24 * 60
+"""Longest session: the simulators' tables span it second by second."""
+_DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -43,16 +50,30 @@ class SimulationParams:
     ads: AdOptions = field(default_factory=AdOptions)
 
     def __post_init__(self) -> None:
-        if self.users is not None and self.users < 1:
-            raise ValueError(f"users must be at least 1, got {self.users}")
-        if self.minutes is not None and not (
-            math.isfinite(self.minutes) and round(self.minutes * 60_000) >= 1
-        ):
+        if self.users is not None and not 1 <= self.users <= MAX_USERS:
+            raise ValueError(f"users must be within 1..{MAX_USERS:,}, got {self.users}")
+        if self.minutes is not None and not math.isfinite(self.minutes):
+            raise ValueError(f"minutes must be a finite number, got {self.minutes}")
+        if self.minutes is not None and round(self.minutes * 60_000) < 1:
             raise ValueError(f"minutes must be at least a millisecond, got {self.minutes}")
+        if self.minutes is not None and self.minutes > MAX_MINUTES:
+            raise ValueError(f"minutes must be at most {MAX_MINUTES} (a week), got {self.minutes}")
         if self.seed < 0:
             raise ValueError(f"seed must be non-negative, got {self.seed}")
-        if not self.start_spread_seconds >= 0:
-            raise ValueError("start_spread_seconds must be non-negative")
+        if not 0 <= self.start_spread_seconds < math.inf:
+            raise ValueError("start_spread_seconds must be a non-negative number")
+        self._check_time_range()
+
+    def _check_time_range(self) -> None:
+        """Events the lake could not date would all be quarantined: refuse them here."""
+        first, last = EVENT_TIME_RANGE_MS
+        # The reference durations are all under a day.
+        length = _DAY_MS if self.minutes is None else self.duration_ms(0) + _DAY_MS
+        if not first <= self.start_ms <= last - self.spread_ms - length:
+            raise ValueError(
+                f"a session starting at {_utc(self.start_ms)} could have events outside "
+                f"{_utc(first)} to {_utc(last)}, the times the lake can partition"
+            )
 
     def population(self, reference: int) -> int:
         return reference if self.users is None else self.users
@@ -65,6 +86,14 @@ class SimulationParams:
     @property
     def spread_ms(self) -> int:
         return round(self.start_spread_seconds * 1000)
+
+
+def _utc(epoch_ms: int) -> str:
+    try:
+        moment = _dt.datetime.fromtimestamp(epoch_ms / 1000, _dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        return f"{epoch_ms} ms after 1970"
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass

@@ -113,7 +113,8 @@ def simulate_lostarklogs(params: SimulationParams) -> EventTable:
     elapsed = ((event_ms - start[player]) // 1000).astype(np.int32)
 
     # One result per room, at the time of the room's last player event.
-    room_end = np.zeros(rooms, dtype=np.int64)
+    # From the room's start, not zero: before 1970 every event time is negative.
+    room_end = room_start.astype(np.int64)
     np.maximum.at(room_end, room_of, ends)
     survivors = np.bincount(room_of, weights=success, minlength=rooms).astype(np.int32)
     result_elapsed = ((room_end - room_start) // 1000).astype(np.int32)

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,47 @@ def test_invalid_toml(tmp_path: Path) -> None:
     (tmp_path / "bdp.toml").write_text("[bus\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(environ={}, cwd=tmp_path)
+
+
+def test_every_problem_is_explained_on_one_line(tmp_path: Path) -> None:
+    (tmp_path / "bdp.toml").write_text("[bus]\npartitons = 2\npartitions = 0\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={}, cwd=tmp_path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "'bus.partitons'" in message and "bus.partitions" in message
+
+
+def test_a_config_file_that_is_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_settings(config=tmp_path / "conf", environ={}, cwd=tmp_path)
+    (tmp_path / "bdp.toml").mkdir()  # found, not named
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_settings(environ={}, cwd=tmp_path)
+
+
+def test_a_config_file_that_is_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "bdp.toml").write_bytes(b'[platform]\ntimezone = "\xff\xfe"\n')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_settings(environ={}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("home", ["", "  "])
+def test_an_empty_data_home_is_refused(tmp_path: Path, home: str) -> None:
+    # Path("") is the working directory: bdp would fill it with its folders.
+    with pytest.raises(ConfigError, match="data home is empty"):
+        load_settings(home=home, environ={}, cwd=tmp_path)
+    (tmp_path / "bdp.toml").write_text(f'home = "{home}"\n')
+    with pytest.raises(ConfigError, match="data home is empty"):
+        load_settings(environ={}, cwd=tmp_path)
+
+
+def test_a_data_home_that_is_not_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    for home in (tmp_path / "file", Path(os.devnull)):
+        with pytest.raises(ConfigError, match=f"data home {home} is not a directory"):
+            load_settings(home=home, environ={}, cwd=tmp_path)
 
 
 def test_the_hdfs_user_is_hadoops_unless_set(tmp_path: Path) -> None:

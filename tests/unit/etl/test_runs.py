@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
+import pytest
+
+from bdp.errors import BdpError
 from bdp.etl.runs import (
     EtlRun,
     RunLog,
@@ -92,3 +96,17 @@ def test_settings_level_helpers_share_one_store(settings, lake) -> None:
         "table_rows": {"t": 1},
         "raw_fingerprint": current,
     }
+
+
+def test_a_run_log_that_cannot_be_written_is_an_error_naming_its_file(tmp_path, monkeypatch):
+    unusable = tmp_path / "state.sqlite"
+    unusable.mkdir()  # SQLite cannot open a directory
+    with pytest.raises(BdpError, match=f"run log {unusable}: unable to open database file"):
+        RunLog(unusable)
+
+    def disk_full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(sqlite3, "connect", disk_full)
+    with pytest.raises(BdpError, match="database or disk is full"):
+        RunLog(tmp_path / "other.sqlite").last_runs(5, None)

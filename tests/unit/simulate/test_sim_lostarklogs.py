@@ -9,7 +9,7 @@ from collections import defaultdict
 import pytest
 
 from bdp.datasets.lostarklogs import RAID_RESULT, game_seconds
-from bdp.simulate import BOSSES, RaidOptions, SimulationParams, simulate
+from bdp.simulate import BOSSES, RaidOptions, SimulationParams, simulate, simulate_table
 from bdp.simulate.lostarklogs import CLASSES
 
 
@@ -131,3 +131,13 @@ def test_unknown_platform_zone_fails_fast(start_ms):
         simulate(
             "lostarklogs", SimulationParams(start_ms=start_ms, raid=RaidOptions(tz="Mars/Base"))
         )
+
+
+def test_a_session_before_1970_ends_its_rooms_after_they_start() -> None:
+    # Event times are negative then; each room's result came out at the epoch (and its
+    # time table spanned every second from the session to 1970).
+    start = _ms("1969-12-31T12:00:00.000Z")
+    params = SimulationParams(start_ms=start, users=16, minutes=2, start_spread_seconds=5)
+    table = simulate_table("lostarklogs", params)
+    # Two minutes' play plus the last sleep; the epoch is twelve hours later.
+    assert start <= table.event_ms.min() and table.event_ms.max() < start + 5 * 60_000
