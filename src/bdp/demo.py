@@ -24,7 +24,7 @@ from bdp.etl import run_etl
 from bdp.lake import open_lake
 from bdp.simulate import RaidOptions, SimulationParams, send_events, simulate
 from bdp.status import zone_rows
-from bdp.stream import StreamJob
+from bdp.stream.embedded import EmbeddedStreamJob
 
 __all__ = ["DatasetSummary", "DemoResult", "demo_environment", "demo_settings", "run_demo"]
 
@@ -153,7 +153,7 @@ def run_demo(
         for name, summary in summaries.items():
             notify("stream", name)
             began = time.perf_counter()
-            StreamJob(settings, bus, lake, [name]).run(until_idle=True)
+            EmbeddedStreamJob(settings, lake, [name], bus=bus).run(until_idle=True)
             summary.seconds["stream"] = time.perf_counter() - began
             summary.lake_rows = sum(zone_rows(lake, "raw", name).values())
             summary.quarantined = sum(zone_rows(lake, "quarantine", name).values())

@@ -14,7 +14,7 @@ import pytest
 from bdp.bus import open_bus
 from bdp.config import Settings, load_settings
 from bdp.lake import Lake, open_lake
-from bdp.stream import StreamJob
+from bdp.stream.embedded import EmbeddedStreamJob
 from bdp.stream.files import decode_lines
 
 DAY = "2024-04-16"
@@ -47,7 +47,9 @@ def land(home: Path, env: dict[str, str]) -> tuple[Settings, dict, int]:
     )["generated"]
     settings = load_settings(home=home, environ=env)
     with open_bus(settings) as bus:
-        stats = StreamJob(settings, bus, open_lake(settings), [DATASET]).run(until_idle=True)
+        stats = EmbeddedStreamJob(settings, open_lake(settings), [DATASET], bus=bus).run(
+            until_idle=True
+        )
     return settings, stats, generated
 
 
