@@ -7,7 +7,7 @@ done. A crash at any point is repaired by re-landing the pending range, which re
 the same file names with the same content: nothing is lost and nothing lands twice.
 
 Every lake operation here is idempotent (an atomic replace, a read), so one that fails
-transiently — the lake server restarting — is retried with backoff rather than
+transiently (`bdp.lake.retrying`) — the lake server restarting — is retried with backoff rather than
 stopping the job; a terminal failure, or one that outlasts the retries, stops it with
 the range still pending, to be re-landed on the next start.
 """
@@ -23,6 +23,7 @@ from bdp.bus import RecordBatch
 from bdp.config import Settings
 from bdp.datasets import Dataset
 from bdp.lake import Lake, partition_dir
+from bdp.lake.retrying import retrying
 from bdp.logs import fields
 from bdp.retry import Backoff, Retry
 from bdp.stream.base import DatasetStats
@@ -51,29 +52,14 @@ class Lander:
         self, settings: Settings, lake: Lake, job: str, retry: Retry | None = None
     ) -> None:
         self.settings = settings
-        self.lake = lake
+        self.lake = retrying(lake, retry or lake_retry(settings))
         self.job = job
-        self.checkpoints = CheckpointStore(lake, job)
+        self.checkpoints = CheckpointStore(self.lake, job)
         self.compression = settings.lake.raw_compression
-        self.retry = retry or lake_retry(settings)
 
     def checkpoint(self, topic: str, partition: int) -> Checkpoint:
         """Where landing stands for one partition."""
-        return self.retry.call(
-            f"load checkpoint {topic}/{partition}", self.checkpoints.load, topic, partition
-        )
-
-    def _save(self, topic: str, partition: int, checkpoint: Checkpoint) -> None:
-        self.retry.call(
-            f"save checkpoint {topic}/{partition}",
-            self.checkpoints.save,
-            topic,
-            partition,
-            checkpoint,
-        )
-
-    def _publish(self, path: str, data: bytes) -> None:
-        self.retry.call(f"publish {path}", self.lake.publish, path, data)
+        return self.checkpoints.load(topic, partition)
 
     def land(self, dataset: Dataset, batch: RecordBatch) -> DatasetStats:
         """Land one batch of one partition exactly once: record its range as pending,
@@ -82,7 +68,7 @@ class Lander:
         began = time.perf_counter()
         first, last = batch.first_offset, batch.last_offset
         topic, partition = dataset.topic, batch.partition
-        self._save(topic, partition, Checkpoint(first, (first, last)))
+        self.checkpoints.save(topic, partition, Checkpoint(first, (first, last)))
         checked = validate_batch(
             dataset, batch.values, self.settings.stream.max_record_bytes, self.settings.tz
         )
@@ -94,16 +80,17 @@ class Lander:
             else [batch.values[i] for i in checked.valid]
         )
         for day, lines in _by_date(checked.dates, valid):
-            self._publish(f"{partition_dir('raw', dataset.name, day)}/{name}", self._encode(lines))
+            path = f"{partition_dir('raw', dataset.name, day)}/{name}"
+            self.lake.publish(path, self._encode(lines))
             outcome.files += 1
             outcome.dates[day] += len(lines)
         for day, lines in self._rejections(dataset, batch, checked):
             path = f"{partition_dir('quarantine', dataset.name, day)}/{name}"
-            self._publish(path, self._encode(lines))
+            self.lake.publish(path, self._encode(lines))
             outcome.files += 1
         outcome.quarantined = len(checked.rejected)
         outcome.reasons.update(rejection.reason for rejection in checked.rejected)
-        self._save(topic, partition, Checkpoint(last + 1, None))
+        self.checkpoints.save(topic, partition, Checkpoint(last + 1, None))
         if LOG.isEnabledFor(logging.INFO):
             LOG.info(
                 "batch %s",

@@ -21,7 +21,7 @@ from bdp.stream.checkpoint import Checkpoint, CheckpointStore
 from bdp.stream.embedded import EmbeddedStreamJob
 from bdp.stream.files import decode_lines
 from bdp.stream.landing import lake_retry
-from tests.unit.stream.flaky_lake import FlakyLake
+from tests.scenarios.flaky_lake import FlakyLake
 
 RECORDS = 1200
 WEB = (
@@ -143,7 +143,8 @@ def test_when_the_retries_run_out_the_job_stops_with_one_clear_error(
     assert isinstance(error.last, TransientError) and not isinstance(error, TransientError)
     message = str(error)
     assert "\n" not in message
-    assert message.startswith("save checkpoint weblogs/") and "gave up after 5 attempts" in message
+    assert message.startswith("publish _checkpoints/stream/weblogs/partition-")
+    assert "gave up after 5 attempts" in message
     assert "injected failure" in message
     # Four waits, doubling from half a second up to the cap, each shortened by jitter.
     assert len(sleeps) == 4

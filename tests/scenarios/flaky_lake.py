@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bdp.errors import BdpError, TransientError
-from bdp.lake.base import FileInfo, Lake
+from bdp.lake.base import FileInfo, Lake, LakeCapabilities
 
 __all__ = ["FlakyLake", "LakeHiccup"]
 
@@ -33,9 +33,12 @@ class FlakyLake(Lake):
         probability: float = 0.0,
         seed: int = 0,
         error: Callable[[str], BdpError] = lambda what: LakeHiccup(f"injected failure: {what}"),
+        capabilities: LakeCapabilities | None = None,
     ) -> None:
+        """`capabilities` may pretend, e.g. that files have no local paths, so callers
+        take the path they take on a remote lake (downloads, uploads)."""
         self.inner = inner
-        self.capabilities = inner.capabilities
+        self.capabilities = capabilities or inner.capabilities
         self.url = inner.url
         self.operations = operations
         self.fail_first = fail_first
