@@ -112,9 +112,9 @@ class StreamSettings(_Section):
     workers: int = Field(1, ge=1, le=64)
     """Processes landing in parallel, each owning a share of every topic's partitions."""
     trigger_interval_ms: int = Field(1000, ge=0)
-    """`--engine spark`: how often the Structured Streaming query starts a micro-batch."""
+    """Spark engine: how often the Structured Streaming query starts a micro-batch."""
     spark_ivy_dir: str = ""
-    """`--engine spark`: where Ivy caches the Kafka source jars it fetches from Maven
+    """Spark engine: where Ivy caches the Kafka source jars it fetches from Maven
     Central; empty uses `<home>/cache/spark-ivy`."""
     retry_attempts: int = Field(8, ge=1)
     """Tries of a lake operation that failed transiently (a lake server away) before the

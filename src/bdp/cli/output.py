@@ -11,6 +11,7 @@ import orjson
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 __all__ = ["activity", "console", "print_json", "report_error", "table", "waiting_for"]
 
@@ -70,5 +71,6 @@ def _cell(value: Any) -> str:
 
 
 def report_error(exc: BaseException, code: int) -> int:
-    errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+    # One line, however long, and the message as it is (it may quote data: no markup).
+    errors.print(Text.assemble(("error:", "bold red"), f" {exc}"), highlight=False, soft_wrap=True)
     return code
