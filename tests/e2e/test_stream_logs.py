@@ -114,3 +114,10 @@ def test_a_lake_that_stays_away_stops_the_job_with_one_error_line(bdp) -> None:
     assert error.startswith("error: look up _checkpoints/stream/weblogs/partition-")
     assert ": gave up after 3 attempts: WebHDFS GETFILESTATUS " in error
     assert error.endswith("HTTP 503 : unavailable")
+
+
+def test_an_error_prints_text_from_the_input_as_it_is(bdp) -> None:
+    failed = bdp("stream", "run", "--until-idle", "--dataset", "[bold]weblogs[/]", check=False)
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("error: unknown dataset '[bold]weblogs[/]'.")
+    assert len(failed.stderr.splitlines()) == 1
