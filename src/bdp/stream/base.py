@@ -9,6 +9,7 @@ branches on those, never on which engine it holds.
 from __future__ import annotations
 
 import abc
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -82,6 +83,12 @@ class StreamJob(abc.ABC):
                 f"stream engine {self.name!r} reads the bus with its own client and needs"
                 f" bus.backend {' or '.join(map(repr, sorted(allowed)))};"
                 f" it is {settings.bus.backend!r}"
+            )
+        if settings.stream.workers > 1 and not self.capabilities.parallel_workers:
+            logging.getLogger("bdp.stream").warning(
+                "stream.workers=%d is not used by stream engine %r, which spreads work itself",
+                settings.stream.workers,
+                self.name,
             )
         self.settings = settings
         self.lake = lake

@@ -44,9 +44,8 @@ from bdp.stream.base import (
     StreamError,
     StreamJob,
 )
-from bdp.stream.embedded.loop import LEASE_TIMEOUT_S
 from bdp.stream.landing import LOG, Lander
-from bdp.stream.lease import PartitionLease
+from bdp.stream.lease import LEASE_TIMEOUT_S, PartitionLease
 
 __all__ = ["JOB", "SparkStreamJob", "kafka_package"]
 

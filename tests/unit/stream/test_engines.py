@@ -60,3 +60,16 @@ def test_every_engine_is_a_stream_job_with_a_name(tmp_path: Path) -> None:
     for name, factory in STREAM_ENGINES.items():
         job = factory(settings, LocalLake(tmp_path / "lake"), ["weblogs"])
         assert isinstance(job, StreamJob) and job.name == name
+
+
+def test_workers_on_an_engine_without_them_are_reported_not_ignored_silently(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_with(tmp_path, BDP_BUS__BACKEND="kafka", BDP_STREAM__WORKERS="3")
+    assert not SparkStreamJob.capabilities.parallel_workers
+    with caplog.at_level("WARNING", logger="bdp.stream"):
+        open_stream_job(settings, ["weblogs"], engine="spark")
+        open_stream_job(settings, ["weblogs"], engine="embedded")
+    assert [r.getMessage() for r in caplog.records] == [
+        "stream.workers=3 is not used by stream engine 'spark', which spreads work itself"
+    ]

@@ -31,14 +31,12 @@ from bdp.stream.base import (
     StreamJob,
 )
 from bdp.stream.landing import LOG, Lander
-from bdp.stream.lease import PartitionLease
+from bdp.stream.lease import LEASE_TIMEOUT_S, PartitionLease
 
-__all__ = ["JOB", "LEASE_TIMEOUT_S", "EmbeddedStreamJob"]
+__all__ = ["JOB", "EmbeddedStreamJob"]
 
 JOB = "stream"
 """Checkpoints live under `_checkpoints/stream/`, leases under `<home>/locks/stream/`."""
-LEASE_TIMEOUT_S = 10.0
-"""How long a starting job waits for a previous holder of a partition to go away."""
 RECOVERY_TIMEOUT_S = 60.0
 """How long re-reading a pending range from the bus may take before the job gives up."""
 
