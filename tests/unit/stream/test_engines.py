@@ -73,3 +73,33 @@ def test_workers_on_an_engine_without_them_are_reported_not_ignored_silently(
     assert [r.getMessage() for r in caplog.records] == [
         "stream.workers=3 is not used by stream engine 'spark', which spreads work itself"
     ]
+
+
+class _FailedQuery:
+    def __init__(self, failure: Exception | None) -> None:
+        self.failure = failure
+
+    def exception(self) -> Exception | None:
+        return self.failure
+
+
+def test_a_failed_spark_batch_reaches_the_user_as_bdp_s_own_one_line_error(
+    tmp_path: Path,
+) -> None:
+    from bdp.retry import RetriesExhausted
+    from bdp.stream import StreamError
+
+    settings = settings_with(tmp_path, BDP_BUS__BACKEND="kafka")
+    job = open_stream_job(settings, ["weblogs"], engine="spark")
+    job._raise_failure(_FailedQuery(None))  # nothing failed: nothing raised
+    # The batch's own error, when it is bdp's, as it was raised (not Spark's trace of it).
+    gave_up = RetriesExhausted("publish raw/x", 3, OSError("lake away"))
+    job._failure = gave_up
+    with pytest.raises(RetriesExhausted) as caught:
+        job._raise_failure(_FailedQuery(RuntimeError("py4j trace\n  at ...\n  at ...")))
+    assert caught.value is gave_up
+    # Anything else, or a failure of Spark's own: one line saying the query failed.
+    job._failure = None
+    with pytest.raises(StreamError) as failed:
+        job._raise_failure(_FailedQuery(RuntimeError("Kafka topic gone\n  at org.apache...")))
+    assert str(failed.value) == "spark stream query failed: Kafka topic gone"
