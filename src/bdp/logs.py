@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 __all__ = ["LEVELS", "ROOT", "configure_logging", "configured_level", "fields"]
 
@@ -19,19 +20,19 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
-class _StderrHandler(logging.StreamHandler):
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever `sys.stderr` is at the time of the record, so a spinner or a
     test that replaces stderr still receives the lines."""
 
     def __init__(self) -> None:
         super().__init__()
 
-    @property  # type: ignore[override]
-    def stream(self):
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value) -> None:
+    def stream(self, value: TextIO) -> None:
         pass  # always the current stderr
 
 

@@ -53,7 +53,7 @@ class Backoff:
 
     def delay(self, retry: int, draw: float) -> float:
         """Seconds to wait before retry number `retry`; `draw` is uniform in [0, 1)."""
-        ceiling = min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (retry - 1))
+        ceiling = min(self.max_delay_seconds, self.base_delay_seconds * 2.0 ** (retry - 1))
         return ceiling * (1 - self.jitter * draw)
 
 

@@ -11,7 +11,6 @@ import orjson
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
 __all__ = ["activity", "console", "print_json", "report_error", "table", "waiting_for"]
 
@@ -71,6 +70,5 @@ def _cell(value: Any) -> str:
 
 
 def report_error(exc: BaseException, code: int) -> int:
-    # One line, however long, and the message as it is (it may quote data: no markup).
-    errors.print(Text.assemble(("error:", "bold red"), f" {exc}"), highlight=False, soft_wrap=True)
+    errors.print(f"[bold red]error:[/] {exc}", highlight=False)
     return code

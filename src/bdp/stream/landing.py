@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -154,10 +155,11 @@ def _by_date(dates: np.ndarray, lines: list[bytes]) -> list[tuple[str, list[byte
     ]
 
 
-def _local_dates(timestamps_ms: np.ndarray, tz) -> np.ndarray:
+def _local_dates(timestamps_ms: np.ndarray, tz: ZoneInfo) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     instants = pa.array(timestamps_ms.astype("int64"), pa.timestamp("ms", str(tz)))
     local = pc.cast(pc.local_timestamp(instants), pa.date32())
-    return local.to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    dates: np.ndarray = local.to_numpy(zero_copy_only=False)
+    return dates.astype("datetime64[D]")

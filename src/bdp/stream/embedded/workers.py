@@ -97,7 +97,7 @@ def _worker(
     workers: int,
     until_idle: bool,
     halt: ProcessEvent,
-    results: multiprocessing.SimpleQueue,
+    results: multiprocessing.SimpleQueue[tuple[int, dict[str, DatasetStats] | str]],
     parent: int,
     log_level: int | None,
 ) -> None:
