@@ -18,6 +18,10 @@ __all__ = ["LEVELS", "ROOT", "configure_logging", "configured_level", "fields"]
 ROOT = "bdp"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+RELAYS = ("bdp.bus.kafka.client",)
+"""Loggers that relay a client library's own lines (librdkafka's: one per connection
+attempt, dozens per outage). bdp reports the failure itself in one error, so these
+show only at DEBUG."""
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
@@ -45,6 +49,9 @@ def configure_logging(level: str | int) -> None:
         handler.setFormatter(logging.Formatter(FORMAT))
         logger.addHandler(handler)
     logger.setLevel(level.upper() if isinstance(level, str) else level)
+    relayed = logging.DEBUG if logger.level <= logging.DEBUG else logging.CRITICAL + 1
+    for name in RELAYS:
+        logging.getLogger(name).setLevel(relayed)
 
 
 def configured_level() -> int | None:

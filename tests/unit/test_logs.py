@@ -11,17 +11,19 @@ import pytest
 
 from bdp.config import load_settings
 from bdp.errors import ConfigError
-from bdp.logs import ROOT, configure_logging, configured_level, fields
+from bdp.logs import RELAYS, ROOT, configure_logging, configured_level, fields
 
 
 @pytest.fixture
 def bdp_logger() -> Iterator[logging.Logger]:
     """The `bdp` logger, as it was before the test."""
     logger = logging.getLogger(ROOT)
-    handlers, level = list(logger.handlers), logger.level
+    relay = logging.getLogger(RELAYS[0])
+    handlers, level, relay_level = list(logger.handlers), logger.level, relay.level
     yield logger
     logger.handlers[:] = handlers
     logger.setLevel(level)
+    relay.setLevel(relay_level)
 
 
 def test_fields_quote_what_would_break_the_line() -> None:
@@ -41,6 +43,18 @@ def test_records_go_to_the_current_stderr_at_the_chosen_level(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.count("\n") == 1 and err.rstrip().endswith("INFO bdp.stream batch dataset=weblogs")
+
+
+def test_a_client_library_s_relayed_lines_show_only_at_debug(
+    bdp_logger: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    relay = logging.getLogger("bdp.bus.kafka.client")
+    configure_logging("WARNING")
+    relay.error("FAIL [bdp#producer-1]: Connect to ipv4#127.0.0.1:1 failed")
+    assert capsys.readouterr().err == ""
+    configure_logging("DEBUG")
+    relay.error("FAIL [bdp#producer-1]: Connect to ipv4#127.0.0.1:1 failed")
+    assert "ERROR bdp.bus.kafka.client FAIL" in capsys.readouterr().err
 
 
 def test_nothing_is_configured_until_asked(bdp_logger: logging.Logger) -> None:
