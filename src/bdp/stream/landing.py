@@ -7,9 +7,9 @@ done. A crash at any point is repaired by re-landing the pending range, which re
 the same file names with the same content: nothing is lost and nothing lands twice.
 
 Every lake operation here is idempotent (an atomic replace, a read), so one that fails
-transiently (`bdp.lake.retrying`) — the lake server restarting — is retried with backoff rather than
-stopping the job; a terminal failure, or one that outlasts the retries, stops it with
-the range still pending, to be re-landed on the next start.
+transiently — the lake server restarting — is retried with backoff (`bdp.lake.retrying`)
+rather than stopping the job; a terminal failure, or one that outlasts the retries,
+stops it with the range still pending, to be re-landed on the next start.
 """
 
 from __future__ import annotations
