@@ -1,7 +1,7 @@
 """Stream job throughput: bus → lake raw zone, validated and partitioned by event date.
 
 Fills an embedded bus with simulated game events (the corrected wire format), then
-times `StreamJob.run(until_idle=True)` and prints events/s against the 300,000/s target,
+times `EmbeddedStreamJob.run(until_idle=True)` and prints events/s against the 300,000/s target,
 with the bus read alone measured in the same run for comparison.
 
     python bench/stream.py --events 1000000
@@ -19,8 +19,7 @@ from bdp.clock import day_start_ms
 from bdp.config import load_settings
 from bdp.lake import open_lake
 from bdp.simulate import SimulationParams, reference_users, send_events, simulate
-from bdp.stream import StreamJob
-from bdp.stream.workers import run_in_workers
+from bdp.stream.embedded import EmbeddedStreamJob
 
 TARGET = 300_000
 
@@ -70,15 +69,9 @@ def main() -> None:
                 update={"lake": settings.lake.model_copy(update={"url": f"{home}/lake-{workers}"})}
             )
             began = time.perf_counter()
-            if workers == 1:
-                with open_bus(run) as bus:
-                    stats = StreamJob(
-                        run, bus, open_lake(run), [args.dataset], group=f"bench-{workers}"
-                    ).run(until_idle=True)
-            else:
-                stats = run_in_workers(
-                    run, [args.dataset], workers, until_idle=True, group=f"bench-{workers}"
-                )
+            stats = EmbeddedStreamJob(
+                run, open_lake(run), [args.dataset], group=f"bench-{workers}", workers=workers
+            ).run(until_idle=True)
             seconds = time.perf_counter() - began
             landed = stats[args.dataset].landed
             assert landed == produced == read, (landed, produced, read)

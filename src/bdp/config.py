@@ -55,6 +55,15 @@ class PlatformSettings(_Section):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
+    """Log lines on stderr at this level and above; unset, the CLI shows warnings only,
+    and the work of jobs that run until stopped (`bdp stream run`) at INFO."""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
 
 class LocalBusSettings(_Section):
     """`[bus.local]`: the embedded bus's own settings."""
@@ -149,16 +158,24 @@ class LakeSettings(_Section):
 
 
 class StreamSettings(_Section):
+    engine: str = "embedded"
+    """`embedded`: bdp's own consumer loop, on any bus; `spark`: a Spark Structured
+    Streaming query reading the Kafka bus (`bdp stream run --engine` overrides it)."""
     batch_records: int = Field(50_000, ge=1)
     max_record_bytes: int = Field(1024 * 1024, ge=1)
     poll_timeout_ms: int = Field(500, ge=0)
     workers: int = Field(1, ge=1, le=64)
     """Processes landing in parallel, each owning a share of every topic's partitions."""
     trigger_interval_ms: int = Field(1000, ge=0)
-    """`--engine spark`: how often the Structured Streaming query starts a micro-batch."""
+    """Spark engine: how often the Structured Streaming query starts a micro-batch."""
     spark_ivy_dir: str = ""
-    """`--engine spark`: where Ivy caches the Kafka source jars it fetches from Maven
+    """Spark engine: where Ivy caches the Kafka source jars it fetches from Maven
     Central; empty uses `<home>/cache/spark-ivy`."""
+    retry_attempts: int = Field(8, ge=1)
+    """Tries of a lake operation that failed transiently (a lake server away) before the
+    job stops; the waits between them double from half a second."""
+    retry_max_delay_seconds: float = Field(30.0, gt=0)
+    """Longest wait between two tries of a lake operation."""
 
 
 class EtlSettings(_Section):

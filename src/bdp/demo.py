@@ -27,7 +27,7 @@ from bdp.etl import run_etl
 from bdp.lake import open_lake
 from bdp.simulate import RaidOptions, SimulationParams, send_events, simulate
 from bdp.status import dataset_rows
-from bdp.stream import StreamJob
+from bdp.stream.embedded import EmbeddedStreamJob
 
 __all__ = ["DatasetSummary", "DemoResult", "demo_environment", "demo_settings", "run_demo"]
 
@@ -156,7 +156,7 @@ def run_demo(
         for name, summary in summaries.items():
             notify("stream", name)
             began = time.perf_counter()
-            StreamJob(settings, bus, lake, [name]).run(until_idle=True)
+            EmbeddedStreamJob(settings, lake, [name], bus=bus).run(until_idle=True)
             summary.seconds["stream"] = time.perf_counter() - began
             rows = dataset_rows(lake, name)
             summary.lake_rows, summary.quarantined = rows.total("raw"), rows.total("quarantine")

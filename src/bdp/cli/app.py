@@ -20,6 +20,7 @@ import typer
 from bdp import __version__
 from bdp.config import Settings, load_settings
 from bdp.errors import BdpError, ConfigError
+from bdp.logs import LEVELS, configure_logging
 
 __all__ = ["app", "main"]
 
@@ -37,17 +38,32 @@ class CliState:
     config: Path | None
     home: str | None
     """As typed: a Path would turn an empty `--home ""` into the working directory."""
+    log_level: str | None = None
+    """`--log-level`, which beats `[platform] log_level`."""
 
     @cached_property
     def settings(self) -> Settings:
         settings = load_settings(self.config, self.home)
         _settings_used.append(settings)
+        if self.log_level is None and settings.platform.log_level is not None:
+            configure_logging(settings.platform.log_level)
         return settings
+
+    def long_running(self) -> None:
+        """A job that runs until stopped logs its work, unless a level was chosen."""
+        if self.log_level is None and self.settings.platform.log_level is None:
+            configure_logging("INFO")
 
 
 def state(ctx: typer.Context) -> CliState:
     found: CliState = ctx.find_root().obj
     return found
+
+
+def _check_level(value: str | None) -> str | None:
+    if value is not None and value.upper() not in LEVELS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(LEVELS)}")
+    return value.upper() if value is not None else None
 
 
 def _version(value: bool) -> None:
@@ -66,11 +82,22 @@ def _main(
         str | None,
         typer.Option("--home", help="Data home (default: $BDP_HOME or ./.bdp).", envvar=None),
     ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            metavar="|".join(LEVELS),
+            callback=_check_level,
+            help="Log lines on stderr from this level up (default: WARNING; INFO while "
+            "`stream run` runs until stopped; or [platform] log_level).",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    ctx.obj = CliState(config, home)
+    configure_logging(log_level or "WARNING")
+    ctx.obj = CliState(config, home, log_level)
 
 
 def _register() -> None:

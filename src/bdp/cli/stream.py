@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -15,12 +14,6 @@ from bdp.cli.options import JsonOption
 from bdp.cli.output import activity, console, print_json, table
 
 __all__ = ["register"]
-
-
-class StreamEngine(StrEnum):
-    embedded = "embedded"
-    spark = "spark"
-
 
 stream_app = typer.Typer(help="The landing job: bus → lake raw zone.", no_args_is_help=True)
 
@@ -35,22 +28,24 @@ def run(
         bool, typer.Option(help="Stop once every topic is drained, instead of running on.")
     ] = False,
     engine: Annotated[
-        StreamEngine,
+        str | None,
         typer.Option(
-            help="embedded: bdp's own consumers; spark: a Spark Structured Streaming query "
-            "(Kafka bus only)."
+            metavar="NAME",
+            help="Override [stream] engine: embedded (bdp's own consumers, any bus) or "
+            "spark (a Spark Structured Streaming query; Kafka bus only).",
         ),
-    ] = StreamEngine.embedded,
+    ] = None,
     json: JsonOption = False,
 ) -> None:
     """Land records from the bus into lake/raw (and lake/quarantine) until stopped."""
-    from bdp.bus import open_bus
     from bdp.datasets import DATASETS
-    from bdp.lake import open_lake
-    from bdp.stream import StreamJob
+    from bdp.stream import open_stream_job
 
-    settings = state(ctx).settings
-    names = dataset or list(DATASETS)
+    cli = state(ctx)
+    settings = cli.settings
+    if not until_idle:
+        cli.long_running()
+    job = open_stream_job(settings, dataset or list(DATASETS), engine=engine)
     stop = threading.Event()
 
     def finish(*_: object) -> None:
@@ -63,33 +58,17 @@ def run(
     began = time.perf_counter()
     if not until_idle and not json:
         console.print("Landing records; press Ctrl+C to stop.")
-    if engine is StreamEngine.spark:
-        from bdp.stream.spark import SparkStreamJob
+    with activity("stream", enabled=not json) as show:
 
-        job = SparkStreamJob(settings, open_lake(settings), names)
+        def progress(*_: object) -> None:
+            landed = sum(stat.landed for stat in job.stats.values())
+            quarantined = sum(stat.quarantined for stat in job.stats.values())
+            show(f"stream: {landed:,} landed, {quarantined:,} quarantined")
+
         try:
-            stats = job.run(until_idle=until_idle, stop=stop)
+            stats = job.run(until_idle=until_idle, stop=stop, on_batch=progress)
         except KeyboardInterrupt:
             stats = job.stats
-    elif settings.stream.workers > 1:
-        from bdp.stream.workers import run_in_workers
-
-        stats = run_in_workers(
-            settings, names, settings.stream.workers, until_idle=until_idle, stop=stop
-        )
-    else:
-        with activity("stream", enabled=not json) as show, open_bus(settings) as bus:
-            job = StreamJob(settings, bus, open_lake(settings), names)
-
-            def progress(*_: object) -> None:
-                landed = sum(stat.landed for stat in job.stats.values())
-                quarantined = sum(stat.quarantined for stat in job.stats.values())
-                show(f"stream: {landed:,} landed, {quarantined:,} quarantined")
-
-            try:
-                stats = job.run(until_idle=until_idle, stop=stop, on_batch=progress)
-            except KeyboardInterrupt:
-                stats = job.stats
     seconds = time.perf_counter() - began
     if json:
         print_json(

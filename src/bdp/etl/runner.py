@@ -21,6 +21,7 @@ scratch directory is removed afterwards, whatever happened.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import time
@@ -38,9 +39,14 @@ from bdp.etl.runs import EtlRun, RunLog, raw_files, raw_fingerprint
 from bdp.etl.transforms import TransformOptions, get_transform
 from bdp.lake import FileInfo, Lake, open_lake, partition_dir
 from bdp.lake.manifests import LandedFiles, refuse_damaged
+from bdp.lake.retrying import retrying
+from bdp.logs import fields
+from bdp.retry import Retry
 from bdp.warehouse import Warehouse, open_warehouse
 
 __all__ = ["EtlError", "EtlResult", "run_etl", "transform_options"]
+
+LOG = logging.getLogger("bdp.etl")
 
 
 class EtlError(BdpError):
@@ -76,10 +82,13 @@ def run_etl(
     engine: Engine | None = None,
     warehouse: Warehouse | None = None,
     options: TransformOptions | None = None,
+    retry: Retry | None = None,
 ) -> EtlResult:
     """Build and load every table of `dataset` for day `dt`; record the run either way.
 
-    Components not given are opened from `settings` and closed afterwards.
+    Components not given are opened from `settings` and closed afterwards. Lake reads,
+    listings and uploads that fail transiently are retried (`retry`, by default a few
+    times over a minute at most); swapping a partition in is not.
     """
     source, transform = get_dataset(dataset), get_transform(dataset)
     options = options or transform_options(settings)
@@ -88,7 +97,7 @@ def run_etl(
     fingerprint, raw_rows, tables, stages = "", 0, {}, {}
     with ExitStack() as owned:
         try:
-            lake = lake or open_lake(settings)
+            lake = retrying(lake or open_lake(settings), retry or Retry(log=LOG))
             engine = engine or owned.enter_context(open_engine(settings))
             warehouse = warehouse or owned.enter_context(open_warehouse(settings))
             scratch: Path | None = None
@@ -117,6 +126,16 @@ def run_etl(
                     owned.callback(engine.release, events)
                     raw_rows = _checked_rows(int(events.count()), landed)
                     stages["read"] = time.perf_counter() - began
+                    LOG.info(
+                        "stage %s",
+                        fields(
+                            stage="read",
+                            dataset=dataset,
+                            dt=dt,
+                            rows=raw_rows,
+                            seconds=stages["read"],
+                        ),
+                    )
             frames = transform.build(events, engine, options)
             if set(frames) != set(transform.TABLES):
                 raise EtlError(f"{dataset}: built {sorted(frames)}, expected {transform.TABLES}")
@@ -127,6 +146,12 @@ def run_etl(
                 curated = _write(table, frames[table], dt, lake, engine, stages, scratch)
                 tables[table] = _load(curated, dt, lake, warehouse, stages)
         except Exception as exc:
+            LOG.info(
+                "run %s",
+                fields(
+                    dataset=dataset, dt=dt, status="failed", error=f"{type(exc).__name__}: {exc}"
+                ),
+            )
             log.record_run(
                 EtlRun(
                     dataset,
@@ -143,6 +168,19 @@ def run_etl(
             raise
     log.record_run(
         EtlRun(dataset, dt, started, datetime.now(UTC), "ok", None, raw_rows, tables, fingerprint)
+    )
+    LOG.info(
+        "run %s",
+        fields(
+            dataset=dataset,
+            dt=dt,
+            status="ok",
+            raw_files=len(files),
+            raw_rows=raw_rows,
+            tables=len(tables),
+            rows=sum(tables.values()),
+            seconds=time.perf_counter() - clock,
+        ),
     )
     return EtlResult(
         dataset=dataset,
@@ -249,6 +287,9 @@ def _write(
         lake.delete(staged)
         raise
     stages[f"write:{table}"] = time.perf_counter() - began
+    LOG.info(
+        "stage %s", fields(stage="write", table=table, dt=dt, seconds=stages[f"write:{table}"])
+    )
     return _Curated(table, curated, local)
 
 
@@ -277,6 +318,10 @@ def _load(
         written = _parquet_rows(uris)
     if written != loaded:
         raise EtlError(f"{table} dt={dt}: {written} rows curated but {loaded} loaded")
+    LOG.info(
+        "stage %s",
+        fields(stage="load", table=table, dt=dt, rows=loaded, seconds=stages[f"load:{table}"]),
+    )
     return loaded
 
 

@@ -21,10 +21,16 @@ old one: a reader sees the old partition or the new one, never a mix; a crash be
 the two renames leaves the day absent until the ETL re-runs it (as on the local lake).
 Names starting with a dot (temporary files, staging and retired directories) are never
 listed.
+
+Errors: a server that does not answer (refused, reset, timed out, an answer cut off) or
+answers with a 5xx, or a NameNode that asks to be tried again (safe mode, standby), is an
+`HdfsUnavailableError`, a `TransientError` that callers retry; any other refusal (4xx:
+permissions, bad arguments) is a final `HdfsError`; a missing file is `FileNotFoundError`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import http.client
 import json
@@ -41,6 +47,8 @@ __all__ = ["HdfsError", "HdfsLake"]
 
 TEMP_PREFIX = "."
 SCHEMES = ("hdfs", "webhdfs")
+RETRY_EXCEPTIONS = frozenset({"SafeModeException", "RetriableException", "StandbyException"})
+"""Remote exceptions that arrive as a 4xx but mean "not now" rather than "no"."""
 
 
 class HdfsError(BdpError):
@@ -55,7 +63,8 @@ class HdfsError(BdpError):
 
 
 class HdfsUnavailableError(HdfsError, TransientError):
-    """The NameNode or DataNode did not answer (down, restarting, unreachable)."""
+    """The NameNode or DataNode did not answer, failed on its side, or asked to be tried
+    again (down, restarting, in safe mode, unreachable)."""
 
 
 class HdfsLake(Lake):
@@ -120,7 +129,8 @@ class HdfsLake(Lake):
             conn.request(method, target, body=body, headers=headers)
             resp = conn.getresponse()
             return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
+            # Refused, reset, timed out, or an answer cut off: the server may be back soon.
             raise HdfsUnavailableError(op, path, 0, type(exc).__name__, str(exc)) from exc
         finally:
             conn.close()
@@ -190,7 +200,10 @@ class HdfsLake(Lake):
         try:
             self._rename(temp, path, overwrite=True)
         except BaseException:
-            self.delete(temp)
+            # The rename's failure is the one to report (and to classify): a temporary
+            # file left behind is never listed.
+            with contextlib.suppress(HdfsError):
+                self.delete(temp)
             raise
 
     def read(self, path: str) -> bytes:
@@ -274,6 +287,8 @@ def _error(op: str, path: str, status: int, data: bytes) -> HdfsError:
         exception, message = remote.get("exception", ""), remote.get("message", "")
     except (ValueError, KeyError, TypeError):
         pass
-    if status in (502, 503, 504) or exception in ("SafeModeException", "RetriableException"):
+    # A server-side failure may pass; a refusal (4xx) will not, unless the NameNode
+    # itself says to try again (starting up in safe mode, busy, or a standby).
+    if status >= 500 or exception.rsplit(".", 1)[-1] in RETRY_EXCEPTIONS:
         return HdfsUnavailableError(op, path, status, exception, message)
     return HdfsError(op, path, status, exception, message)

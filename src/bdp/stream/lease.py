@@ -15,7 +15,10 @@ from pathlib import Path
 
 from bdp.errors import TransientError
 
-__all__ = ["PartitionBusy", "PartitionLease"]
+__all__ = ["LEASE_TIMEOUT_S", "PartitionBusy", "PartitionLease"]
+
+LEASE_TIMEOUT_S = 10.0
+"""How long a starting job waits for a previous holder of a partition to go away."""
 
 
 class PartitionBusy(TransientError):

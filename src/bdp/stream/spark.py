@@ -1,11 +1,11 @@
-"""The landing job on Spark Structured Streaming (`bdp stream run --engine spark`).
+"""The stream job on Spark Structured Streaming (`[stream] engine = "spark"`).
 
 One query reads every dataset topic from Kafka (from the earliest offset on a first
 start). Each micro-batch goes through `foreachBatch`: per Kafka partition its records
-are collected to the driver, ordered by offset, and landed by the embedded job's own
-code (`StreamJob.land`): validation, one raw file per event date and one quarantine
-file per arrival date, named `part-<partition>-<first>-<last>` after the partition and
-the offset range, published atomically through the lake.
+are collected to the driver, ordered by offset, and handed to the same `Lander` as the
+embedded job's: validation, one raw file per event date and one quarantine file per
+arrival date, named `part-<partition>-<first>-<last>` after the partition and the offset
+range, published atomically through the lake.
 
 Exactly once: Spark writes a micro-batch's offset ranges to its checkpoint (in the lake,
 `_checkpoints/spark-stream/query`) before running it, and marks it committed after
@@ -23,24 +23,42 @@ first use and cached under `stream.spark_ivy_dir` (default `<home>/cache/spark-i
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from bdp.bus import Bus, Consumer, RecordBatch
+from bdp.bus.kafka import KafkaConnection
 from bdp.config import Settings
-from bdp.datasets import Dataset, get_dataset
-from bdp.errors import ConfigError
+from bdp.datasets import Dataset
+from bdp.errors import BdpError
 from bdp.lake import Lake
-from bdp.stream.checkpoint import CheckpointStore
-from bdp.stream.job import GROUP, LEASE_TIMEOUT_S, DatasetStats, StreamJob
-from bdp.stream.lease import PartitionLease
+from bdp.logs import fields
+from bdp.retry import Retry
+from bdp.stream.base import (
+    GROUP,
+    BatchCallback,
+    DatasetStats,
+    StreamCapabilities,
+    StreamError,
+    StreamJob,
+)
+from bdp.stream.landing import LOG, Lander
+from bdp.stream.lease import LEASE_TIMEOUT_S, PartitionLease
 
 __all__ = ["JOB", "SparkStreamJob", "kafka_package"]
 
 JOB = "spark-stream"
 QUERY_CHECKPOINT = f"_checkpoints/{JOB}/query"
+
+
+def kafka_connection(settings: Settings) -> KafkaConnection:
+    """How Spark's Kafka source reaches bdp's topics: the Kafka bus's own address,
+    options and naming (its namespace prefix), never a copy of them. The one place
+    this module reaches into the bus's Kafka backend."""
+    return KafkaConnection.of(settings.bus)
 
 
 def kafka_package() -> str:
@@ -56,37 +74,42 @@ def kafka_package() -> str:
     return f"org.apache.spark:spark-sql-kafka-0-10_2.13:{major}.{minor}.0"
 
 
-class SparkStreamJob:
+class SparkStreamJob(StreamJob):
     """Lands every dataset topic from Kafka with one Structured Streaming query."""
 
-    def __init__(self, settings: Settings, lake: Lake, datasets: Iterable[str]) -> None:
-        if settings.bus.backend != "kafka":
-            raise ConfigError(
-                f"stream engine spark reads Kafka; bus.backend is {settings.bus.backend!r}"
-            )
-        self.settings = settings
-        self.lake = lake
-        self.datasets: list[Dataset] = [get_dataset(name) for name in datasets]
-        # The embedded job lands; it never touches a bus here (it gets none).
-        self._lander = StreamJob(settings, None, lake, [d.name for d in self.datasets])  # type: ignore[arg-type]
-        self._lander.checkpoints = CheckpointStore(lake, f"{JOB}/partitions")
-        self.stats: dict[str, DatasetStats] = self._lander.stats
-        self._by_topic = {settings.bus.namespace + d.topic: d for d in self.datasets}
+    name = "spark"
+    capabilities = StreamCapabilities(distributed=True, parallel_workers=False, kafka_client=True)
+
+    def __init__(
+        self,
+        settings: Settings,
+        lake: Lake,
+        datasets: Iterable[str],
+        *,
+        retry: Retry | None = None,
+    ) -> None:
+        super().__init__(settings, lake, datasets)
+        self.lander = Lander(settings, lake, f"{JOB}/partitions", retry)
+        self._kafka = kafka_connection(settings)
+        self._broker_name = self._kafka.names.physical
+        self._by_topic = {self._broker_name(d.topic): d for d in self.datasets}
         self._lock = threading.Lock()
         self._bus: Bus | None = None
         self._committers: dict[str, Consumer] = {}
+        self._failure: BaseException | None = None
+        """What stopped a micro-batch, raised as is once the query has stopped."""
 
     def run(
         self,
         until_idle: bool = False,
         stop: threading.Event | None = None,
-        on_batch: Callable[[str, DatasetStats], None] | None = None,
+        on_batch: BatchCallback | None = None,
     ) -> dict[str, DatasetStats]:
-        """Land records until stopped, or until every topic is drained with `until_idle`."""
         stop = stop or threading.Event()
         lease = PartitionLease(self.settings.paths.home / "locks" / JOB, "query", 0)
         lease.acquire(LEASE_TIMEOUT_S)
         session = None
+        began = time.perf_counter()
         try:
             from bdp.bus import open_bus
 
@@ -94,12 +117,25 @@ class SparkStreamJob:
             self._create_topics()
             session = self._session()
             query = self._start(session, until_idle, on_batch)
+            LOG.info(
+                "started %s",
+                fields(
+                    engine=self.name,
+                    topics=",".join(self._by_topic),
+                    checkpoint=QUERY_CHECKPOINT,
+                    trigger="available-now"
+                    if until_idle
+                    else f"{self.settings.stream.trigger_interval_ms}ms",
+                ),
+            )
             try:
-                while query.isActive and not stop.is_set():
-                    query.awaitTermination(0.5)
-                failure = query.exception()
-                if failure is not None:
-                    raise RuntimeError(f"spark stream query failed: {failure}")
+                try:
+                    while query.isActive and not stop.is_set():
+                        query.awaitTermination(0.5)
+                except Exception:
+                    self._raise_failure(query)  # awaitTermination re-raises the query's failure
+                    raise
+                self._raise_failure(query)
             finally:
                 if query.isActive:
                     query.stop()
@@ -112,7 +148,30 @@ class SparkStreamJob:
             if self._bus is not None:
                 self._bus.close()
             lease.release()
+        for name, stats in self.stats.items():
+            LOG.info(
+                "stopped %s",
+                fields(
+                    engine=self.name,
+                    dataset=name,
+                    read=stats.read,
+                    landed=stats.landed,
+                    quarantined=stats.quarantined,
+                    files=stats.files,
+                    seconds=time.perf_counter() - began,
+                ),
+            )
         return self.stats
+
+    def _raise_failure(self, query: Any) -> None:
+        if self._failure is not None:
+            if isinstance(self._failure, BdpError):
+                raise self._failure  # e.g. a lake that stayed away: its own one-line error
+            raise StreamError(f"spark stream query failed: {self._failure}") from self._failure
+        failure = query.exception()
+        if failure is not None:
+            first_line = (str(failure).strip().splitlines() or ["(no message)"])[0]
+            raise StreamError(f"spark stream query failed: {first_line}")
 
     def _create_topics(self) -> None:
         assert self._bus is not None
@@ -157,20 +216,19 @@ class SparkStreamJob:
         self,
         session: Any,
         until_idle: bool,
-        on_batch: Callable[[str, DatasetStats], None] | None,
+        on_batch: BatchCallback | None,
     ) -> Any:
         from pyspark.sql import functions as F
 
-        bus = self.settings.bus
         reader = (
             session.readStream.format("kafka")
-            .option("kafka.bootstrap.servers", bus.bootstrap_servers)
             .option("subscribe", ",".join(self._by_topic))
             .option("startingOffsets", "earliest")
             .option("maxOffsetsPerTrigger", str(self.settings.stream.batch_records))
-            .option("groupIdPrefix", f"{bus.namespace}bdp-stream-spark")
+            .option("groupIdPrefix", self._broker_name("bdp-stream-spark"))
         )
-        for key, value in bus.client_options.items():
+        # Secrets revealed for the client only; Spark's Kafka options carry a prefix.
+        for key, value in self._kafka.client_config().items():
             reader = reader.option(f"kafka.{key}", value)
         records = reader.load().select(
             "topic",
@@ -181,7 +239,11 @@ class SparkStreamJob:
         )
 
         def land(batch: Any, batch_id: int) -> None:
-            self._land_batch(batch, on_batch)
+            try:
+                self._land_batch(batch, on_batch)
+            except BaseException as exc:
+                self._failure = exc  # Spark's report of it would be a page of trace
+                raise
 
         writer = (
             records.writeStream.queryName("bdp-stream")
@@ -196,7 +258,7 @@ class SparkStreamJob:
             )
         return writer.start()
 
-    def _land_batch(self, batch: Any, on_batch: Callable[[str, DatasetStats], None] | None) -> None:
+    def _land_batch(self, batch: Any, on_batch: BatchCallback | None) -> None:
         """Land one micro-batch: per topic partition, its records in offset order."""
         table = batch.toArrow()
         if table.num_rows == 0:
@@ -223,7 +285,7 @@ class SparkStreamJob:
                 timestamps_ms=np.asarray(stamps[start:end], dtype=np.int64),
                 values=values[start:end],
             )
-            outcome = self._lander.land(dataset, part)
+            outcome = self.lander.land(dataset, part)
             self._commit(dataset, part.partition, part.last_offset + 1)
             with self._lock:
                 self.stats[dataset.name].add(outcome)

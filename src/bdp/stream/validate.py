@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -104,10 +105,10 @@ def _screen(values: list[bytes], max_record_bytes: int, rejected: list[Rejection
 
 def _decode(
     dataset: Dataset, values: list[bytes], candidates: list[int], rejected: list[Rejection]
-) -> tuple[list[int], list]:
+) -> tuple[list[int], list[msgspec.Struct]]:
     decode = dataset.decoder().decode
     indexes: list[int] = []
-    records: list = []
+    records: list[msgspec.Struct] = []
     for index in candidates:
         try:
             records.append(decode(values[index]))
@@ -124,7 +125,7 @@ def _decode(
 
 
 def _apply_rules(
-    dataset: Dataset, indexes: list[int], records: list, rejected: list[Rejection]
+    dataset: Dataset, indexes: list[int], records: list[msgspec.Struct], rejected: list[Rejection]
 ) -> tuple[list[int], list[str]]:
     """The dataset's own rules, then the event time text of each record that passes."""
     if dataset.check is not None:
@@ -139,12 +140,13 @@ def _apply_rules(
             indexes = [i for i, ok in zip(indexes, keep, strict=True) if ok]
             records = [r for r, ok in zip(records, keep, strict=True) if ok]
     try:
-        times = list(map(dataset.event_time, records))
-        if None not in times:
-            return indexes, times
+        found = list(map(dataset.event_time, records))
+        if None not in found:
+            return indexes, cast("list[str]", found)
     except (ValueError, TypeError):
         pass
-    kept, times = [], []
+    kept: list[int] = []
+    times: list[str] = []
     for index, record in zip(indexes, records, strict=True):
         try:
             stamp = dataset.event_time(record)
@@ -217,4 +219,5 @@ def _to_local_dates(texts: pa.Array, tz: ZoneInfo, zoned: bool) -> np.ndarray:
             nonexistent="earliest",
         )
     local = pc.local_timestamp(pc.cast(instants, pa.timestamp("ns", str(tz))))
-    return pc.cast(local, pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    dates: np.ndarray = pc.cast(local, pa.date32()).to_numpy(zero_copy_only=False)
+    return dates.astype("datetime64[D]")

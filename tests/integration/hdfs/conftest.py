@@ -15,7 +15,7 @@ from bdp.bus import open_bus
 from bdp.config import Settings, load_settings
 from bdp.lake import Lake, open_lake
 from bdp.lake.rawfiles import decode_lines
-from bdp.stream import StreamJob
+from bdp.stream.embedded import EmbeddedStreamJob
 
 DAY = "2024-04-16"
 DATASET = "weblogs"
@@ -47,7 +47,9 @@ def land(home: Path, env: dict[str, str]) -> tuple[Settings, dict, int]:
     )["generated"]
     settings = load_settings(home=home, environ=env)
     with open_bus(settings) as bus:
-        stats = StreamJob(settings, bus, open_lake(settings), [DATASET]).run(until_idle=True)
+        stats = EmbeddedStreamJob(settings, open_lake(settings), [DATASET], bus=bus).run(
+            until_idle=True
+        )
     return settings, stats, generated
 
 

@@ -19,7 +19,7 @@ from bdp.config import load_settings
 from bdp.errors import TransientError
 from bdp.lake import open_lake
 from bdp.lake.hdfs import HdfsError, HdfsLake
-from bdp.stream import StreamJob
+from bdp.stream.embedded import EmbeddedStreamJob
 
 from .conftest import DATASET, DAY, cli
 
@@ -102,7 +102,7 @@ def test_landing_where_the_user_may_not_write_fails_once_with_path_and_user(
 
     monkeypatch.setattr(HdfsLake, "_request", counting)
     with open_bus(settings) as bus, pytest.raises(HdfsError) as caught:
-        StreamJob(settings, bus, lake, [DATASET]).run(until_idle=True)
+        EmbeddedStreamJob(settings, lake, [DATASET], bus=bus).run(until_idle=True)
     # Terminal: the job stops at the first refusal instead of trying again.
     assert not isinstance(caught.value, TransientError)
     assert len(creates) == 1 and creates[0].startswith(f"raw/{DATASET}/dt={DAY}/")

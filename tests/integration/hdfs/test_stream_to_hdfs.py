@@ -27,10 +27,10 @@ def test_every_record_lands_once_in_its_partition_on_hdfs(on_hdfs, on_local, hdf
     # The checkpoint is on HDFS: a second run finds nothing new and duplicates nothing.
     assert any(f.path.startswith("_checkpoints/") for f in lake.list_files("_checkpoints"))
     from bdp.bus import open_bus
-    from bdp.stream import StreamJob
+    from bdp.stream.embedded import EmbeddedStreamJob
 
     with open_bus(settings) as bus:
-        again = StreamJob(settings, bus, lake, [DATASET]).run(until_idle=True)
+        again = EmbeddedStreamJob(settings, lake, [DATASET], bus=bus).run(until_idle=True)
     assert again[DATASET].landed == 0
     assert landed_lines(lake) == on_hdfs_lines
     # No temporary file is left, and the CLI reads the rows from HDFS.

@@ -21,7 +21,7 @@ from bdp.lake import open_lake
 from bdp.report import Report, build_report
 from bdp.report.catalog import SECTIONS
 from bdp.simulate import RaidOptions, SimulationParams, reference_users, send_events, simulate
-from bdp.stream import StreamJob
+from bdp.stream.embedded import EmbeddedStreamJob
 from bdp.warehouse import open_warehouse
 
 DAY = date(2024, 4, 16)
@@ -59,7 +59,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
                 )
                 bus.create_topic(name)
                 send_events(producer, name, simulate(name, params))
-        StreamJob(settings, bus, open_lake(settings), list(DATASETS)).run(until_idle=True)
+        EmbeddedStreamJob(settings, open_lake(settings), list(DATASETS), bus=bus).run(
+            until_idle=True
+        )
     for name in DATASETS:
         assert all(rows > 0 for rows in run_etl(settings, name, DAY).tables.values()), name
     with open_warehouse(settings) as warehouse:

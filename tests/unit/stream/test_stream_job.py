@@ -12,8 +12,8 @@ from bdp.bus import open_bus
 from bdp.config import Settings, load_settings
 from bdp.lake import open_lake
 from bdp.lake.rawfiles import decode_lines
-from bdp.stream import StreamJob
 from bdp.stream.checkpoint import Checkpoint, CheckpointStore
+from bdp.stream.embedded import EmbeddedStreamJob
 
 WEB = (
     '{"ip":"192.168.0.1","datetime":"%s","method":"GET","url":"/","responseCode":200,'
@@ -50,7 +50,9 @@ def produce(settings: Settings, values: list[bytes]) -> None:
 
 def run(settings: Settings) -> dict:
     with open_bus(settings) as bus:
-        return StreamJob(settings, bus, open_lake(settings), ["weblogs"]).run(until_idle=True)
+        return EmbeddedStreamJob(settings, open_lake(settings), ["weblogs"], bus=bus).run(
+            until_idle=True
+        )
 
 
 def test_records_land_in_their_event_date_in_the_platform_timezone(settings: Settings) -> None:
@@ -115,12 +117,12 @@ def test_a_pending_batch_is_relanded_exactly(settings: Settings) -> None:
 
 
 def test_workers_share_the_partitions_and_land_the_same_files(settings: Settings) -> None:
-    from bdp.stream.workers import run_in_workers
 
     values = [web(i, f"2024-04-{15 + i % 3}T01:00:00.000Z") for i in range(300)]
     values.append(b"{broken")
     produce(settings, values)
-    stats = run_in_workers(settings, ["weblogs"], workers=3, until_idle=True)["weblogs"]
+    job = EmbeddedStreamJob(settings, open_lake(settings), ["weblogs"], workers=3)
+    stats = job.run(until_idle=True)["weblogs"]
     assert (stats.read, stats.landed, stats.quarantined) == (301, 300, 1)
     days = landed(settings, "raw", "weblogs")
     assert sorted(line for lines in days.values() for line in lines) == sorted(values[:-1])

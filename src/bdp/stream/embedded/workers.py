@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from multiprocessing.synchronize import Event as ProcessEvent
 
 from bdp.config import Settings
-from bdp.errors import BdpError
-from bdp.stream.job import GROUP, DatasetStats, StreamJob
+from bdp.logs import configure_logging, configured_level
+from bdp.stream.base import GROUP, DatasetStats, StreamError
 
 __all__ = ["run_in_workers"]
 
@@ -42,7 +42,18 @@ def run_in_workers(
     processes = [
         context.Process(
             target=_worker,
-            args=(settings, names, group, index, workers, until_idle, halt, results, os.getpid()),
+            args=(
+                settings,
+                names,
+                group,
+                index,
+                workers,
+                until_idle,
+                halt,
+                results,
+                os.getpid(),
+                configured_level(),
+            ),
             name=f"bdp-stream-{index}",
         )
         for index in range(workers)
@@ -53,6 +64,8 @@ def run_in_workers(
         while any(process.is_alive() for process in processes):
             if stop is not None and stop.is_set():
                 halt.set()
+            if any(process.exitcode for process in processes):
+                halt.set()  # one worker failed: stop the others rather than land a part
             for process in processes:
                 process.join(timeout=0.1)
     finally:
@@ -72,7 +85,7 @@ def run_in_workers(
         f"worker {i} exited with {p.exitcode}" for i, p in enumerate(processes) if p.exitcode
     ]
     if failures:
-        raise BdpError("stream workers failed: " + "; ".join(failures))
+        raise StreamError("stream workers failed: " + "; ".join(failures))
     return totals
 
 
@@ -84,26 +97,28 @@ def _worker(
     workers: int,
     until_idle: bool,
     halt: ProcessEvent,
-    results: multiprocessing.SimpleQueue,
+    results: multiprocessing.SimpleQueue[tuple[int, dict[str, DatasetStats] | str]],
     parent: int,
+    log_level: int | None,
 ) -> None:
     _die_with_parent(parent)
     # Ctrl+C reaches the whole process group; the parent turns it into `halt`.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from bdp.bus import open_bus
+    if log_level is not None:  # a spawned interpreter starts without the parent's logging
+        configure_logging(log_level)
     from bdp.lake import open_lake
+    from bdp.stream.embedded.loop import EmbeddedStreamJob
 
     try:
-        with open_bus(settings) as bus:
-            job = StreamJob(
-                settings,
-                bus,
-                open_lake(settings),
-                names,
-                group=group,
-                partitions=lambda count: [p for p in range(count) if p % workers == index],
-            )
-            results.put((index, job.run(until_idle=until_idle, stop=_ThreadEvent(halt))))
+        job = EmbeddedStreamJob(
+            settings,
+            open_lake(settings),
+            names,
+            group=group,
+            partitions=lambda count: [p for p in range(count) if p % workers == index],
+            workers=1,
+        )
+        results.put((index, job.run(until_idle=until_idle, stop=_ThreadEvent(halt))))
     except Exception as exc:  # reported by the parent, which raises
         results.put((index, f"{type(exc).__name__}: {exc}"))
         sys.exit(1)
