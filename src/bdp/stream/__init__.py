@@ -9,11 +9,11 @@ default) or `spark` (a Spark Structured Streaming query on the Kafka bus; needs 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from bdp.config import Settings
-from bdp.errors import MissingExtraError, UnknownNameError
 from bdp.lake import Lake
+from bdp.registry import Registry
 from bdp.stream.base import (
     GROUP,
     BatchCallback,
@@ -35,26 +35,29 @@ __all__ = [
 ]
 
 
+STREAM_ENGINES: Registry[StreamJob, StreamCapabilities] = Registry("stream engine")
+"""Stream engines by name; each factory takes the settings, the lake and the datasets."""
+
+
+@STREAM_ENGINES.register(
+    "embedded", StreamCapabilities(distributed=False, parallel_workers=True, kafka_client=False)
+)
 def _open_embedded(settings: Settings, lake: Lake, datasets: list[str]) -> StreamJob:
     from bdp.stream.embedded import EmbeddedStreamJob
 
     return EmbeddedStreamJob(settings, lake, datasets)
 
 
+@STREAM_ENGINES.register(
+    "spark",
+    StreamCapabilities(distributed=True, parallel_workers=False, kafka_client=True),
+    requires="pyspark",
+    extra="spark",
+)
 def _open_spark(settings: Settings, lake: Lake, datasets: list[str]) -> StreamJob:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        raise MissingExtraError("pyspark", "spark") from None
     from bdp.stream.spark import SparkStreamJob
 
     return SparkStreamJob(settings, lake, datasets)
-
-
-STREAM_ENGINES: dict[str, Callable[[Settings, Lake, list[str]], StreamJob]] = {
-    "embedded": _open_embedded,
-    "spark": _open_spark,
-}
 
 
 def open_stream_job(
@@ -66,11 +69,7 @@ def open_stream_job(
 ) -> StreamJob:
     """The stream job of the engine `engine` names (default: `[stream] engine`), landing
     `datasets` into `lake` (default: the configured lake)."""
-    name = engine or settings.stream.engine
-    try:
-        factory = STREAM_ENGINES[name]
-    except KeyError:
-        raise UnknownNameError("stream engine", name, list(STREAM_ENGINES)) from None
+    factory = STREAM_ENGINES.factory(engine or settings.stream.engine)
     if lake is None:
         from bdp.lake import open_lake
 

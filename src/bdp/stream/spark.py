@@ -37,11 +37,11 @@ from bdp.errors import BdpError
 from bdp.lake import Lake
 from bdp.logs import fields
 from bdp.retry import Retry
+from bdp.stream import STREAM_ENGINES
 from bdp.stream.base import (
     GROUP,
     BatchCallback,
     DatasetStats,
-    StreamCapabilities,
     StreamError,
     StreamJob,
 )
@@ -78,7 +78,7 @@ class SparkStreamJob(StreamJob):
     """Lands every dataset topic from Kafka with one Structured Streaming query."""
 
     name = "spark"
-    capabilities = StreamCapabilities(distributed=True, parallel_workers=False, kafka_client=True)
+    capabilities = STREAM_ENGINES.capabilities(name)
 
     def __init__(
         self,

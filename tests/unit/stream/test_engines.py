@@ -59,9 +59,10 @@ def test_spark_subscribes_to_the_names_the_kafka_bus_gives_its_topics(tmp_path: 
 
 def test_every_engine_is_a_stream_job_with_a_name(tmp_path: Path) -> None:
     settings = settings_with(tmp_path, BDP_BUS__BACKEND="kafka")
-    for name, factory in STREAM_ENGINES.items():
-        job = factory(settings, LocalLake(tmp_path / "lake"), ["weblogs"])
+    for name in STREAM_ENGINES:
+        job = STREAM_ENGINES.open(name, settings, LocalLake(tmp_path / "lake"), ["weblogs"])
         assert isinstance(job, StreamJob) and job.name == name
+        assert job.capabilities == STREAM_ENGINES.capabilities(name)
 
 
 def test_workers_on_an_engine_without_them_are_reported_not_ignored_silently(

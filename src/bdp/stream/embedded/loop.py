@@ -27,11 +27,11 @@ from bdp.errors import BdpError, CorruptSegmentError
 from bdp.lake import Lake
 from bdp.logs import fields
 from bdp.retry import Retry
+from bdp.stream import STREAM_ENGINES
 from bdp.stream.base import (
     GROUP,
     BatchCallback,
     DatasetStats,
-    StreamCapabilities,
     StreamError,
     StreamJob,
 )
@@ -50,7 +50,7 @@ class EmbeddedStreamJob(StreamJob):
     """Lands every dataset topic with bdp's consumers, in this process or in workers."""
 
     name = "embedded"
-    capabilities = StreamCapabilities(distributed=False, parallel_workers=True, kafka_client=False)
+    capabilities = STREAM_ENGINES.capabilities(name)
 
     def __init__(
         self,
