@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bdp.clock import parse_day
+
+if TYPE_CHECKING:
+    from bdp.config import Settings
 
 __all__ = ["DateOption", "JsonOption", "day_or_yesterday"]
 
@@ -33,7 +36,7 @@ DateOption = Annotated[
 ]
 
 
-def day_or_yesterday(day: dt.date | None, settings) -> dt.date:
+def day_or_yesterday(day: dt.date | None, settings: Settings) -> dt.date:
     from bdp.clock import yesterday
 
     return day if day is not None else yesterday(settings.tz)

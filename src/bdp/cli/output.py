@@ -47,7 +47,7 @@ def activity(description: str, enabled: bool = True) -> Iterator[Callable[[str],
         yield lambda text: progress.update(task, description=text)
 
 
-def waiting_for(what: str):
+def waiting_for(what: str) -> Callable[[str], None]:
     """A callback that tells the user, on stderr, that bdp waits for `what`."""
 
     def notify(reason: str) -> None:

@@ -135,7 +135,9 @@ class HdfsLake(Lake):
         finally:
             conn.close()
 
-    def _call(self, method: str, path: str, op: str, ok: tuple[int, ...] = (200,), **params):
+    def _call(
+        self, method: str, path: str, op: str, ok: tuple[int, ...] = (200,), **params: Any
+    ) -> tuple[int, dict[str, str], bytes]:
         status, headers, data = self._request(method, path, op, **params)
         if status not in ok:
             raise _error(op, path, status, data)
@@ -144,7 +146,9 @@ class HdfsLake(Lake):
     def _json(self, method: str, path: str, op: str, **params: Any) -> Any:
         return json.loads(self._call(method, path, op, **params)[2])
 
-    def _redirected(self, method: str, path: str, op: str, body: bytes | None, **params) -> bytes:
+    def _redirected(
+        self, method: str, path: str, op: str, body: bytes | None, **params: Any
+    ) -> bytes:
         """Ask the NameNode, then send the request to the DataNode it redirects to."""
         status, headers, data = self._call(method, path, op, ok=(200, 307), **params)
         if status == 200:
@@ -163,27 +167,29 @@ class HdfsLake(Lake):
             raise _error(op, path, status, data)
         return data
 
-    def _status(self, path: str) -> dict | None:
+    def _status(self, path: str) -> dict[str, Any] | None:
         status, _, data = self._request("GET", path, "GETFILESTATUS")
         if status == 404:
             return None
         if status != 200:
             raise _error("GETFILESTATUS", path, status, data)
-        return json.loads(data)["FileStatus"]
+        found: dict[str, Any] = json.loads(data)["FileStatus"]
+        return found
 
-    def _list(self, path: str) -> list[dict] | None:
+    def _list(self, path: str) -> list[dict[str, Any]] | None:
         status, _, data = self._request("GET", path, "LISTSTATUS")
         if status == 404:
             return None
         if status != 200:
             raise _error("LISTSTATUS", path, status, data)
-        return json.loads(data)["FileStatuses"]["FileStatus"]
+        listed: list[dict[str, Any]] = json.loads(data)["FileStatuses"]["FileStatus"]
+        return listed
 
     def _mkdirs(self, path: str) -> None:
         self._json("PUT", path, "MKDIRS")
 
     def _rename(self, source: str, target: str, overwrite: bool = False) -> None:
-        params: dict[str, str] = {"destination": self._abs(target)}
+        params: dict[str, Any] = {"destination": self._abs(target)}
         if overwrite:
             params["renameoptions"] = "OVERWRITE"
             self._call("PUT", source, "RENAME", **params)
