@@ -133,6 +133,11 @@ RECORDS = 90_000
 KILLS = 4
 
 
+def progress_of(checkpoints: CheckpointStore) -> int:
+    """Records the Spark job has landed, by its checkpoints."""
+    return sum(checkpoints.load("hotellogs", p).next_offset or 0 for p in range(4))
+
+
 @pytest.mark.slow
 @pytest.mark.service("kafka")
 def test_sigkill_of_the_spark_job_mid_stream_loses_and_duplicates_nothing(
@@ -160,14 +165,21 @@ def test_sigkill_of_the_spark_job_mid_stream_loses_and_duplicates_nothing(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            # Spark takes several seconds to start: kill somewhere after its first batches.
-            time.sleep(rng.uniform(12.0, 20.0))
+            # Spark takes from seconds to most of a minute to start, with the machine's
+            # load: kill at a random moment once this run has landed something.
+            before = landed[-1] if landed else 0
+            deadline = time.monotonic() + 240
+            while progress_of(checkpoints) <= before and job.poll() is None:
+                assert time.monotonic() < deadline, "the Spark job landed nothing in 240 s"
+                time.sleep(0.2)  # polling the checkpoints, not waiting for an outcome
+            assert job.poll() is None, "the Spark job ended before it was killed"
+            time.sleep(rng.uniform(0.0, 2.0))
             jvm = descendants(job.pid)
             job.send_signal(signal.SIGKILL)
             job.wait()
             wait_gone(jvm)  # the JVM exits when its Python driver is gone
+            landed.append(progress_of(checkpoints))
             states = [checkpoints.load("hotellogs", p) for p in range(4)]
-            landed.append(sum(c.next_offset or 0 for c in states))
             caught_mid_batch += sum(c.pending is not None for c in states)
         assert producer.wait(timeout=300) == 0
     finally:
