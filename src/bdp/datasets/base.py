@@ -1,22 +1,63 @@
 """What a dataset is on the wire: its topic, its raw schema and where its event time is.
 
-The raw schema is a msgspec Struct decoded with `strict=False`, so the corrected wire
-format (typed JSON) and the reference's legacy format (every leaf a string) both pass,
-while a value that is not what the field holds ("abc" for an integer) is rejected.
-Legacy spellings are optional fields beside the corrected ones.
+The raw schema is a msgspec Struct, and it is the one declaration both ends read: the
+stream job validates records against its wire form (`bdp.datasets.wire`), the ETL types
+each leaf as the schema declares it (`bdp.etl.schema`). Integer leaves are declared with
+the range their ETL column holds (`Int32`, `Int64`, or narrower), so a value the ETL
+could not load is rejected when it lands, not when its day is transformed. Both the
+corrected wire format (typed JSON) and the reference's legacy format (every leaf a
+string) pass; legacy spellings are optional fields beside the corrected ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated
 
 import msgspec
 
-__all__ = ["TIMESTAMP_FORMAT", "Dataset", "format_timestamp"]
+__all__ = [
+    "INT32_MAX",
+    "INT32_MIN",
+    "INT64_MAX",
+    "INT64_MIN",
+    "ISO_DATE",
+    "ISO_TIMESTAMP",
+    "MINUTES_SECONDS",
+    "TIMESTAMP_FORMAT",
+    "Coordinate",
+    "Count",
+    "Dataset",
+    "Int32",
+    "Int64",
+    "format_timestamp",
+]
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 """Every timestamp bdp emits: UTC, milliseconds, `Z` (SCENARIOS §2.5)."""
+
+ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
+"""ISO-8601 date-time as both ETL engines parse it, including Java's seconds-less form."""
+
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+MINUTES_SECONDS = r"^(\d{1,7}):(\d{1,2})$"
+"""`M:S` elapsed game time: unpadded minutes, up to 7 digits (SCENARIOS conventions)."""
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+Int32 = Annotated[int, msgspec.Meta(ge=INT32_MIN, le=INT32_MAX)]
+"""An integer the ETL types as INTEGER."""
+Int64 = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
+"""An integer the ETL types as BIGINT."""
+Count = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
+"""A running total (INTEGER): never negative, so the difference of two is an INTEGER."""
+Coordinate = Annotated[int, msgspec.Meta(ge=-(2**30 - 1), le=2**30 - 1)]
+"""A map coordinate (INTEGER) whose sum or difference with another stays an INTEGER, as
+the ETL computes them (`x + y`, the move since the previous event)."""
 
 
 def format_timestamp(epoch_ms: int) -> str:
@@ -39,11 +80,19 @@ class Dataset:
     """The field the simulators key records by, so one user's events stay in order."""
     description: str
     check: Callable[[msgspec.Struct], str | None] | None = None
-    """Rules a type cannot express; returns why the record is invalid, or None."""
+    """Rules a type cannot express; returns why the record is invalid, or None. It reads
+    text fields only: integer and boolean leaves may still be in their legacy spelling."""
 
     @property
     def topic(self) -> str:
         return self.name
 
+    @cached_property
+    def _decoder(self) -> msgspec.json.Decoder:
+        from bdp.datasets.wire import wire_type
+
+        return msgspec.json.Decoder(wire_type(self.raw_type))
+
     def decoder(self) -> msgspec.json.Decoder:
-        return msgspec.json.Decoder(self.raw_type, strict=False)
+        """Decodes a record in either wire form, or raises why it is not one."""
+        return self._decoder

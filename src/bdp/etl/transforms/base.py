@@ -13,12 +13,17 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeAlias
 
+from bdp.datasets import Dataset
+from bdp.datasets.base import ISO_DATE, ISO_TIMESTAMP, MINUTES_SECONDS
+from bdp.etl.schema import leaf_type
+
 __all__ = [
     "ISO_DATE",
     "ISO_TIMESTAMP",
     "MINUTES_SECONDS",
     "Column",
     "TransformOptions",
+    "declared",
     "elapsed_seconds",
     "event_timestamp",
     "guarded_timestamp",
@@ -27,14 +32,6 @@ __all__ = [
 
 Column: TypeAlias = Any
 """A PySpark-API column expression of the engine in use."""
-
-MINUTES_SECONDS = r"^(\d{1,7}):(\d{1,2})$"
-"""`M:S` elapsed game time: unpadded, unbounded minutes (SCENARIOS conventions)."""
-
-ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
-"""ISO-8601 date-time as both engines parse it, including Java's seconds-less form."""
-
-ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 _ZONE_OFFSET = r"[+-]\d{2}:?\d{2}$"
 
@@ -46,6 +43,13 @@ class TransformOptions:
     there and is converted to UTC."""
     suspicious_champions: tuple[str, ...] = ("viktor",)
     """Champions labelled 1 in the game training table (lowercase)."""
+
+
+def declared(F: ModuleType, dataset: Dataset, path: str) -> Column:
+    """The raw leaf at `path` cast to the type its raw schema declares. The stream job
+    lands only values that type holds, in spellings both engines cast, so this cannot
+    fail on a landed record."""
+    return F.col(path).cast(leaf_type(dataset, path))
 
 
 def event_timestamp(F: ModuleType, text: Column, timezone: str) -> Column:
