@@ -96,3 +96,10 @@ class Dataset:
     def decoder(self) -> msgspec.json.Decoder:
         """Decodes a record in either wire form, or raises why it is not one."""
         return self._decoder
+
+    @cached_property
+    def keys(self) -> tuple[str, ...]:
+        """Every key of the raw schema, once per object that declares it."""
+        from bdp.datasets.wire import declared_keys
+
+        return declared_keys(self.raw_type)

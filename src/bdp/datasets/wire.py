@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-__all__ = ["BOOLEAN_TEXT", "integer_text", "leaf_range", "wire_type"]
+__all__ = ["BOOLEAN_TEXT", "declared_keys", "integer_text", "leaf_range", "wire_type"]
 
 BOOLEAN_TEXT = r"^(true|false|True|False|TRUE|FALSE|1|0)$"
 """Boolean spellings of the legacy format that both ETL engines cast."""
@@ -49,6 +49,23 @@ def wire_type(raw_type: type[msgspec.Struct]) -> type[msgspec.Struct]:
         if name != wire
     }
     return msgspec.defstruct(f"{raw_type.__name__}Wire", fields, rename=renamed or None)
+
+
+@functools.cache
+def declared_keys(raw_type: type[msgspec.Struct]) -> tuple[str, ...]:
+    """Every key the schema declares, as it is spelled on the wire, once per object that
+    declares it (a name two objects declare is listed twice)."""
+    hints = typing.get_type_hints(raw_type, include_extras=True)
+    keys: list[str] = []
+    for name, wire in zip(
+        raw_type.__struct_fields__, raw_type.__struct_encode_fields__, strict=True
+    ):
+        keys.append(wire)
+        members = typing.get_args(hints[name]) or (hints[name],)
+        for member in members:
+            if isinstance(member, type) and issubclass(member, msgspec.Struct):
+                keys.extend(declared_keys(member))
+    return tuple(keys)
 
 
 def leaf_range(hint: Any) -> tuple[int, int] | None:

@@ -180,8 +180,13 @@ class StreamJob:
         first, last = batch.first_offset, batch.last_offset
         topic, partition = dataset.topic, batch.partition
         self.checkpoints.save(topic, partition, Checkpoint(first, (first, last)))
+        stream = self.settings.stream
         checked = validate_batch(
-            dataset, batch.values, self.settings.stream.max_record_bytes, self.settings.tz
+            dataset,
+            batch.values,
+            stream.max_record_bytes,
+            self.settings.tz,
+            stream.max_nesting_depth,
         )
         name = raw_file_name(partition, first, last, self.compression)
         outcome = DatasetStats(read=len(batch), landed=len(checked.valid))

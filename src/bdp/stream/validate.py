@@ -1,10 +1,16 @@
 """Sort a batch of raw records into valid ones (with their event date) and rejects.
 
 Checks run cheapest first and each rejection has its own reason, so a quarantine count
-says what went wrong: empty, too large, not UTF-8, not JSON, a required field missing,
-a value of the wrong type, a value outside the dataset's rules, an unreadable event
-time. Event times are parsed for the whole batch at once; only a batch holding a bad
-timestamp falls back to record-by-record parsing.
+says what went wrong: empty, too large, not UTF-8, nested too deep, not JSON, a required
+field missing, a value of the wrong type, an integer outside its column's range, a key
+repeated in one object, a value outside the dataset's rules, an unreadable event time.
+What passes is what the ETL loads: the raw schema that the decoder checks is the one
+the ETL types its columns from. Event times are parsed for the whole batch at once; only
+a batch holding a bad timestamp falls back to record-by-record parsing.
+
+No record can stop the batch: if checking it raises anything unforeseen (a bug, a
+resource running out on one huge record), the batch is checked record by record and
+each record that still cannot be checked is rejected as `unprocessable`, with the error.
 """
 
 from __future__ import annotations
@@ -18,22 +24,33 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bdp.config import StreamSettings
 from bdp.datasets import Dataset
+from bdp.datasets.base import ISO_TIMESTAMP
+from bdp.stream.structure import duplicate_keys, too_deep
 
-__all__ = ["REASONS", "Rejection", "Validated", "validate_batch"]
+__all__ = ["DEFAULT_MAX_NESTING_DEPTH", "REASONS", "Rejection", "Validated", "validate_batch"]
 
 REASONS = (
     "empty",
     "too_large",
     "not_utf8",
+    "too_deep",
     "invalid_json",
     "missing_field",
     "wrong_type",
+    "out_of_range",
+    "duplicate_key",
     "invalid_value",
     "bad_timestamp",
+    "unprocessable",
 )
 
+DEFAULT_MAX_NESTING_DEPTH: int = StreamSettings.model_fields["max_nesting_depth"].default
+"""Deepest nesting of arrays and objects a record may have (`[stream] max_nesting_depth`)."""
+
 _MISSING = re.compile(r"missing required field")
+_OUT_OF_RANGE = re.compile(r"^Expected `int` [<>]=")
 _ZONED = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
 
 
@@ -54,12 +71,50 @@ class Validated:
 
 
 def validate_batch(
-    dataset: Dataset, values: list[bytes], max_record_bytes: int, tz: ZoneInfo
+    dataset: Dataset,
+    values: list[bytes],
+    max_record_bytes: int,
+    tz: ZoneInfo,
+    max_nesting_depth: int = DEFAULT_MAX_NESTING_DEPTH,
+) -> Validated:
+    try:
+        return _validate(dataset, values, max_record_bytes, tz, max_nesting_depth)
+    except Exception:
+        return _one_by_one(dataset, values, max_record_bytes, tz, max_nesting_depth)
+
+
+def _one_by_one(
+    dataset: Dataset, values: list[bytes], max_record_bytes: int, tz: ZoneInfo, depth: int
+) -> Validated:
+    """The batch checked record by record: a record whose check fails is rejected."""
+    result = Validated()
+    dates = []
+    for index, value in enumerate(values):
+        try:
+            alone = _validate(dataset, [value], max_record_bytes, tz, depth)
+        except Exception as exc:
+            detail = f"checking the record failed: {type(exc).__name__}: {exc}"
+            result.rejected.append(Rejection(index, "unprocessable", detail[:1000]))
+            continue
+        if alone.valid:
+            result.valid.append(index)
+            dates.append(alone.dates[0])
+        result.rejected.extend(Rejection(index, r.reason, r.detail) for r in alone.rejected)
+    result.dates = np.array(dates, dtype="datetime64[D]")
+    return result
+
+
+def _validate(
+    dataset: Dataset, values: list[bytes], max_record_bytes: int, tz: ZoneInfo, depth: int
 ) -> Validated:
     rejected: list[Rejection] = []
-    candidates = _screen(values, max_record_bytes, rejected)
+    candidates, joined = _screen(values, max_record_bytes, rejected)
+    candidates = _shallow(values, candidates, joined, depth, rejected)
     indexes, records = _decode(dataset, values, candidates, rejected)
+    whole = joined if len(indexes) == len(values) else None
+    indexes, records = _unique_keys(dataset, values, indexes, records, whole, rejected)
     indexes, times = _apply_rules(dataset, indexes, records, rejected)
+    indexes, times = _iso_times(indexes, times, rejected)
     dates, bad = event_dates(times, tz)
     if bad:
         keep = np.ones(len(times), dtype=bool)
@@ -74,16 +129,20 @@ def validate_batch(
     return Validated(indexes, dates, rejected)
 
 
-def _screen(values: list[bytes], max_record_bytes: int, rejected: list[Rejection]) -> list[int]:
-    """Indexes that pass the byte-level checks (empty, size, UTF-8), found in bulk."""
+def _screen(
+    values: list[bytes], max_record_bytes: int, rejected: list[Rejection]
+) -> tuple[list[int], bytes]:
+    """Indexes that pass the byte-level checks (empty, size, UTF-8), found in bulk, and
+    the records joined by newlines."""
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
     # Only short records can be blank; only long ones too large.
     suspects = np.flatnonzero((lengths > max_record_bytes) | (lengths <= 16))
     # A newline cannot complete a multi-byte sequence, so the join is valid only if each
     # record is: one C-speed check for the common case.
-    all_utf8 = _is_utf8(b"\n".join(values))
+    joined = b"\n".join(values)
+    all_utf8 = _is_utf8(joined)
     if not len(suspects) and all_utf8:
-        return list(range(len(values)))
+        return list(range(len(values))), joined
     passed = []
     suspect_set = set(suspects.tolist())
     for index, value in enumerate(values):
@@ -99,7 +158,29 @@ def _screen(values: list[bytes], max_record_bytes: int, rejected: list[Rejection
             rejected.append(Rejection(index, "not_utf8", "record is not valid UTF-8"))
             continue
         passed.append(index)
-    return passed
+    return passed, joined
+
+
+def _shallow(
+    values: list[bytes],
+    candidates: list[int],
+    joined: bytes,
+    limit: int,
+    rejected: list[Rejection],
+) -> list[int]:
+    """Candidates nested no deeper than `limit`: decoders recurse, and so do the ETL's
+    JSON readers, each with a limit of its own."""
+    if len(candidates) == len(values):
+        deep = too_deep(values, limit, joined)
+    else:
+        deep = too_deep([values[i] for i in candidates], limit)
+    if not deep:
+        return candidates
+    for position, depth in deep:
+        detail = f"record nests {depth} arrays and objects deep; the limit is {limit}"
+        rejected.append(Rejection(candidates[position], "too_deep", detail))
+    dropped = {position for position, _ in deep}
+    return [index for position, index in enumerate(candidates) if position not in dropped]
 
 
 def _decode(
@@ -113,7 +194,12 @@ def _decode(
             records.append(decode(values[index]))
         except msgspec.ValidationError as exc:
             message = str(exc)
-            reason = "missing_field" if _MISSING.search(message) else "wrong_type"
+            if _MISSING.search(message):
+                reason = "missing_field"
+            elif _OUT_OF_RANGE.search(message):
+                reason = "out_of_range"
+            else:
+                reason = "wrong_type"
             rejected.append(Rejection(index, reason, message))
             continue
         except msgspec.DecodeError as exc:
@@ -121,6 +207,48 @@ def _decode(
             continue
         indexes.append(index)
     return indexes, records
+
+
+def _unique_keys(
+    dataset: Dataset,
+    values: list[bytes],
+    indexes: list[int],
+    records: list,
+    joined: bytes | None,
+    rejected: list[Rejection],
+) -> tuple[list[int], list]:
+    """Decoded records whose objects name each key once: readers disagree on which of
+    two values wins (the decoder takes the last, DuckDB refuses the record)."""
+    chosen = values if joined is not None else [values[i] for i in indexes]
+    repeats = duplicate_keys(chosen, dataset.keys, joined)
+    if not repeats:
+        return indexes, records
+    for position, key in repeats:
+        detail = f"key {key!r} appears more than once in one object"
+        rejected.append(Rejection(indexes[position], "duplicate_key", detail))
+    dropped = {position for position, _ in repeats}
+    kept = [i for i in range(len(indexes)) if i not in dropped]
+    return [indexes[i] for i in kept], [records[i] for i in kept]
+
+
+def _iso_times(
+    indexes: list[int], times: list[str], rejected: list[Rejection]
+) -> tuple[list[int], list[str]]:
+    """Event times in the ISO-8601 form both ETL engines parse (a date alone, or an
+    hour without minutes, parses here but not there)."""
+    if not times:
+        return indexes, times
+    matches = pc.match_substring_regex(pa.array(times, pa.string()), ISO_TIMESTAMP)
+    ok = matches.to_numpy(zero_copy_only=False)
+    if ok.all():
+        return indexes, times
+    for position in np.flatnonzero(~ok).tolist():
+        detail = f"event time {times[position]!r} is not ISO-8601 date and time"
+        rejected.append(Rejection(indexes[position], "bad_timestamp", detail))
+    return (
+        [index for index, good in zip(indexes, ok, strict=True) if good],
+        [text for text, good in zip(times, ok, strict=True) if good],
+    )
 
 
 def _apply_rules(
