@@ -67,4 +67,5 @@ DATASET = Dataset(
     key_field="User.account",
     description="Ad log: views and clicks per user and ad",
     check=_check,
+    iso_leaves=(("Ad.start_time", "date"), ("Ad.end_time", "date")),
 )

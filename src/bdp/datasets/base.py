@@ -82,6 +82,10 @@ class Dataset:
     check: Callable[[msgspec.Struct], str | None] | None = None
     """Rules a type cannot express; returns why the record is invalid, or None. It reads
     text fields only: integer and boolean leaves may still be in their legacy spelling."""
+    iso_leaves: tuple[tuple[str, str], ...] = ()
+    """Text leaves besides the event time that the ETL parses when they have the ISO
+    form, as (dotted path, `timestamp` or `date`): in that form they must be a real
+    time or date (not `2024-02-30`), or the cast would fail the day's ETL."""
 
     @property
     def topic(self) -> str:

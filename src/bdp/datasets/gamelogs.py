@@ -38,4 +38,5 @@ DATASET = Dataset(
     key_field="account",
     description="LoL game log: moves, waits, purchases and deaths per player",
     check=_check,
+    iso_leaves=(("createRoomDate", "timestamp"),),
 )

@@ -93,4 +93,5 @@ DATASET = Dataset(
     key_field="sessionID",
     description="Lost Ark raid log: player actions, deaths, clears and room results",
     check=_check,
+    iso_leaves=(("startTime", "timestamp"),),
 )

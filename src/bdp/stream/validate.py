@@ -21,15 +21,20 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from bdp.config import StreamSettings
 from bdp.datasets import Dataset
-from bdp.datasets.base import ISO_TIMESTAMP
 from bdp.stream.structure import duplicate_keys, too_deep
+from bdp.stream.times import event_dates, iso_event_times, real_iso_leaves
 
-__all__ = ["DEFAULT_MAX_NESTING_DEPTH", "REASONS", "Rejection", "Validated", "validate_batch"]
+__all__ = [
+    "DEFAULT_MAX_NESTING_DEPTH",
+    "REASONS",
+    "Rejection",
+    "Validated",
+    "event_dates",
+    "validate_batch",
+]
 
 REASONS = (
     "empty",
@@ -51,7 +56,6 @@ DEFAULT_MAX_NESTING_DEPTH: int = StreamSettings.model_fields["max_nesting_depth"
 
 _MISSING = re.compile(r"missing required field")
 _OUT_OF_RANGE = re.compile(r"^Expected `int` [<>]=")
-_ZONED = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,11 @@ def _validate(
     indexes, records = _decode(dataset, values, candidates, rejected)
     whole = joined if len(indexes) == len(values) else None
     indexes, records = _unique_keys(dataset, values, indexes, records, whole, rejected)
+    bad_times: list[tuple[int, str]] = []
+    indexes, records = real_iso_leaves(dataset, indexes, records, bad_times)
     indexes, times = _apply_rules(dataset, indexes, records, rejected)
-    indexes, times = _iso_times(indexes, times, rejected)
+    indexes, times = iso_event_times(indexes, times, bad_times)
+    rejected.extend(Rejection(index, "bad_timestamp", detail) for index, detail in bad_times)
     dates, bad = event_dates(times, tz)
     if bad:
         keep = np.ones(len(times), dtype=bool)
@@ -231,26 +238,6 @@ def _unique_keys(
     return [indexes[i] for i in kept], [records[i] for i in kept]
 
 
-def _iso_times(
-    indexes: list[int], times: list[str], rejected: list[Rejection]
-) -> tuple[list[int], list[str]]:
-    """Event times in the ISO-8601 form both ETL engines parse (a date alone, or an
-    hour without minutes, parses here but not there)."""
-    if not times:
-        return indexes, times
-    matches = pc.match_substring_regex(pa.array(times, pa.string()), ISO_TIMESTAMP)
-    ok = matches.to_numpy(zero_copy_only=False)
-    if ok.all():
-        return indexes, times
-    for position in np.flatnonzero(~ok).tolist():
-        detail = f"event time {times[position]!r} is not ISO-8601 date and time"
-        rejected.append(Rejection(indexes[position], "bad_timestamp", detail))
-    return (
-        [index for index, good in zip(indexes, ok, strict=True) if good],
-        [text for text, good in zip(times, ok, strict=True) if good],
-    )
-
-
 def _apply_rules(
     dataset: Dataset, indexes: list[int], records: list, rejected: list[Rejection]
 ) -> tuple[list[int], list[str]]:
@@ -293,56 +280,3 @@ def _is_utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def event_dates(times: list[str], tz: ZoneInfo) -> tuple[np.ndarray, list[int]]:
-    """Calendar date in `tz` of each ISO-8601 time, and the positions that did not parse.
-
-    Times with a zone (`Z` or an offset) are absolute; zone-less ones are local to `tz`.
-    """
-    if not times:
-        return np.empty(0, dtype="datetime64[D]"), []
-    try:  # the common case: every time carries its zone
-        return _to_local_dates(pa.array(times, pa.string()), tz, zoned=True), []
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    dates = np.empty(len(times), dtype="datetime64[D]")
-    zoned = [bool(_ZONED.search(text)) for text in times]
-    bad: list[int] = []
-    for want_zone in (True, False):
-        positions = [i for i, flag in enumerate(zoned) if flag is want_zone]
-        if not positions:
-            continue
-        parsed, failed = _parse_group([times[i] for i in positions], tz, want_zone)
-        dates[positions] = parsed
-        bad.extend(positions[i] for i in failed)
-    return dates, sorted(bad)
-
-
-def _parse_group(texts: list[str], tz: ZoneInfo, zoned: bool) -> tuple[np.ndarray, list[int]]:
-    try:
-        return _to_local_dates(pa.array(texts, pa.string()), tz, zoned), []
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    dates = np.zeros(len(texts), dtype="datetime64[D]")
-    failed = []
-    for i, text in enumerate(texts):
-        try:
-            dates[i] = _to_local_dates(pa.array([text], pa.string()), tz, zoned)[0]
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            failed.append(i)
-    return dates, failed
-
-
-def _to_local_dates(texts: pa.Array, tz: ZoneInfo, zoned: bool) -> np.ndarray:
-    if zoned:
-        instants = pc.cast(texts, pa.timestamp("ns", "UTC"))
-    else:
-        instants = pc.assume_timezone(
-            pc.cast(texts, pa.timestamp("ns")),
-            str(tz),
-            ambiguous="earliest",
-            nonexistent="earliest",
-        )
-    local = pc.local_timestamp(pc.cast(instants, pa.timestamp("ns", str(tz))))
-    return pc.cast(local, pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")

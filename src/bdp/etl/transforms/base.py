@@ -65,7 +65,8 @@ def event_timestamp(F: ModuleType, text: Column, timezone: str) -> Column:
 
 
 def guarded_timestamp(F: ModuleType, text: Column, timezone: str) -> Column:
-    """`event_timestamp` for a field the raw schema does not check: NULL unless ISO."""
+    """`event_timestamp` for a text leaf that need not be a time: NULL unless it has the
+    ISO form, which the stream job holds to a real time (`Dataset.iso_leaves`)."""
     return F.when(text.rlike(ISO_TIMESTAMP), event_timestamp(F, text, timezone))
 
 

@@ -20,6 +20,7 @@ from bdp.etl.transforms.base import (
     declared,
     elapsed_seconds,
     event_timestamp,
+    guarded_timestamp,
 )
 
 __all__ = [
@@ -89,7 +90,7 @@ def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFram
     whose times the collector checks; a room result's are NULL."""
     F = engine.functions
     player = F.col("method") != RAID_RESULT
-    start = F.when(player, event_timestamp(F, F.col("startTime"), options.timezone))
+    start = F.when(player, guarded_timestamp(F, F.col("startTime"), options.timezone))
     seconds = elapsed_seconds(F, F.col("gametime"))
     # Legacy records have no event time; the reference reconstructs it this way.
     reconstructed = start + F.expr("INTERVAL 1 SECOND") * seconds
