@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 import typer
 
 from bdp.cli.app import state
 from bdp.cli.options import DateOption, JsonOption, day_or_yesterday
-from bdp.cli.output import activity, console, print_json, table, waiting_for
+from bdp.cli.output import activity, console, errors, print_json, table, waiting_for
 
 __all__ = ["register"]
 
@@ -49,14 +50,17 @@ def run(
         jobs = [(name, d) for name in names for d in stale_days(settings, lake, name)]
     else:
         jobs = [(name, day) for name in names]
-    results = []
+    results, failures = [], []
     with (
         activity("etl", enabled=not json) as show,
         open_warehouse(settings, on_wait=waiting_for("warehouse")) as warehouse,
     ):
         for done, (name, d) in enumerate(jobs):
             show(f"etl {name} {d} ({done + 1}/{len(jobs)})")
-            results.append(run_etl(settings, name, d, warehouse=warehouse))
+            try:
+                results.append(run_etl(settings, name, d, warehouse=warehouse))
+            except Exception as exc:  # one day's failure must not keep the others from running
+                failures.append((name, d, _one_line(f"{type(exc).__name__}: {exc}")))
     if json:
         by_dataset: dict[str, dict] = {}
         for r in results:
@@ -65,7 +69,10 @@ def run(
                 "tables": r.tables,
                 "seconds": round(r.seconds, 3),
             }
+        for name, d, error in failures:
+            by_dataset.setdefault(name, {})[str(d)] = {"error": error}
         print_json(by_dataset)
+        _exit_if_failed(failures)
         return
     rows = [
         (r.dataset, str(r.dt), table_name, r.raw_rows, count, r.seconds)
@@ -73,10 +80,31 @@ def run(
         for table_name, count in r.tables.items()
     ]
     title = "ETL of the stale days" if stale else f"ETL for {day}"
-    if stale and not results:
+    if stale and not jobs:
         console.print("No stale days: every raw partition is processed as it is.")
         return
-    console.print(table(title, ["dataset", "dt", "table", "raw rows", "rows", "seconds"], rows))
+    if results:
+        columns = ["dataset", "dt", "table", "raw rows", "rows", "seconds"]
+        console.print(table(title, columns, rows))
+    _exit_if_failed(failures)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _exit_if_failed(failures: list[tuple[str, date, str]]) -> None:
+    """Every failure on a line of its own, as it is (data and engine text, not markup),
+    and a non-zero exit."""
+    if not failures:
+        return
+    for name, d, error in failures:
+        errors.print(
+            f"error: etl {name} {d} failed: {error}", markup=False, highlight=False, soft_wrap=True
+        )
+    days = "day" if len(failures) == 1 else "days"
+    errors.print(f"{len(failures)} {days} failed", markup=False, highlight=False)
+    raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
