@@ -211,3 +211,10 @@ def test_values_the_etl_could_not_load_are_quarantined_at_landing(settings: Sett
     stats = land_web_and_hotel(settings, [good, huge, twice])["weblogs"]
     assert (stats.landed, dict(stats.reasons)) == (1, {"out_of_range": 1, "duplicate_key": 1})
     assert landed(settings, "raw", "weblogs") == {"2024-04-16": [good]}
+
+
+def test_a_detail_quoting_broken_text_is_kept_in_quarantine() -> None:
+    from bdp.stream.files import quarantine_line
+
+    line = quarantine_line("unprocessable", "bad \ud800 text", "weblogs", 0, 7, 0, b"\xff")
+    assert orjson.loads(line)["detail"] == "bad \\ud800 text"
