@@ -35,26 +35,54 @@ EXTRAS = [
     b'"text":"a\\u0000b\\ud83d\\ude00\\\\\\"","empty":{},"list":[null,true,{"k":[]}]',
 ]
 
-EVENT_TIMES = ["2024-04-16T18:00:00+09:00", "2024-04-16T09:00Z", "2024-04-16 09:00:00.123456"]
+EVENT_TIMES = [
+    "2024-04-16T18:00:00+09:00",
+    "2024-04-17T03:00:00+1800",
+    "2024-04-16T09:00",
+    "2024-04-16T09:00Z",
+    "2024-04-16T18:00+09:00",
+    "2024-04-16 09:00:00.123456",
+]
 
 
 def hostile_records(dataset: str) -> list[bytes]:
-    """Records of `dataset` for `DAY` (in UTC) that the stream job lands as they are."""
+    """Records of `dataset` for `DAY` (in UTC) that the stream job lands as they are.
+
+    Each has a key (user, session) of its own, so no two of them tie in the order the
+    ETL reads a user's events in, except a pair that goes from the lowest to the highest
+    value of every integer leaf one second apart: the difference of two events."""
+    source = get_dataset(dataset)
+    key = tuple(source.key_field.split("."))
     records: list[bytes] = []
     for legacy in (False, True):
         base = _simulated(dataset, legacy)
-        records.append(base)
         document = orjson.loads(base)
-        for path, hint in _leaves(get_dataset(dataset).raw_type):
+        variants = [document]
+        for path, hint in _leaves(source.raw_type):
             if _get(document, path) is None:
                 continue  # an optional leaf this record does not have
-            for value in _values(hint, legacy):
-                records.append(orjson.dumps(_with(document, path, value)))
-        for extra in EXTRAS:
-            records.append(base[:-1] + b"," + extra + b"}")
+            variants += [_with(document, path, value) for value in _values(hint, legacy)]
         if "datetime" in document:
-            records += [orjson.dumps({**document, "datetime": t}) for t in EVENT_TIMES]
+            variants += [{**document, "datetime": t} for t in EVENT_TIMES]
+        for number, variant in enumerate(variants):
+            own = _with(variant, key, f"{'legacy' if legacy else 'typed'}-{number}")
+            records.append(orjson.dumps(own))
+        records += [base[:-1] + b"," + extra + b"}" for extra in EXTRAS]
+        if not legacy and "datetime" in document:
+            records += _lowest_then_highest(source.raw_type, document)
     return records
+
+
+def _lowest_then_highest(raw_type: type[msgspec.Struct], document: dict) -> list[bytes]:
+    pair = []
+    for second, end in ((1, 0), (2, 1)):
+        event = {**document, "datetime": f"{DAY.isoformat()}T09:30:0{second}.000Z"}
+        for path, hint in _leaves(raw_type):
+            bounds = _bounds(hint)
+            if bounds is not None and _get(event, path) is not None:
+                event = _with(event, path, bounds[end])
+        pair.append(orjson.dumps(event))
+    return pair
 
 
 def _simulated(dataset: str, legacy: bool) -> bytes:
@@ -80,20 +108,26 @@ def _leaves(struct: type[msgspec.Struct], prefix: tuple[str, ...] = ()) -> Itera
             yield (*prefix, wire), hint
 
 
-def _values(hint: Any, legacy: bool) -> list[Any]:
-    members = [m for m in typing.get_args(hint) if m is not type(None)] or [hint]
+def _members(hint: Any) -> list[Any]:
     if typing.get_origin(hint) is typing.Annotated:
-        members = [hint]
-    for member in members:
-        bounds = leaf_range(member)
-        if bounds is not None:
-            low, high = bounds
-            if not legacy:
-                return [low, high]
-            digits = len(str(min(high, -low if low < 0 else high) + 1)) - 1
-            return ["9" * digits, *(["-" + "9" * digits, "-0"] if low < 0 else []), "007"]
-        if member is bool:
-            return BOOLEANS
+        return [hint]
+    return [m for m in typing.get_args(hint) if m is not type(None)] or [hint]
+
+
+def _bounds(hint: Any) -> tuple[int, int] | None:
+    return next(filter(None, map(leaf_range, _members(hint))), None)
+
+
+def _values(hint: Any, legacy: bool) -> list[Any]:
+    bounds = _bounds(hint)
+    if bounds is not None:
+        low, high = bounds
+        if not legacy:
+            return [low, high]
+        digits = len(str(min(high, -low if low < 0 else high) + 1)) - 1
+        return ["9" * digits, *(["-" + "9" * digits, "-0"] if low < 0 else []), "007"]
+    if bool in _members(hint):
+        return BOOLEANS
     return []
 
 

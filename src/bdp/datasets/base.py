@@ -38,8 +38,12 @@ __all__ = [
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 """Every timestamp bdp emits: UTC, milliseconds, `Z` (SCENARIOS §2.5)."""
 
-ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
-"""ISO-8601 date-time as both ETL engines parse it, including Java's seconds-less form."""
+ISO_TIMESTAMP = (
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+    r"(Z|[+-]((0\d|1[0-7]):?[0-5]\d|18:?00))?$"
+)
+"""ISO-8601 date-time as both ETL engines parse it: with Java's seconds-less form, and an
+offset of at most 18 hours (Java's limit)."""
 
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 

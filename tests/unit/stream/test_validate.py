@@ -103,9 +103,10 @@ def deep(levels: int) -> bytes:
         (web().replace(b"200", b'"2e2"'), "wrong_type"),
         (web().replace(b'"method":"GET"', b'"method":"GET","method":"POST"'), "duplicate_key"),
         (web()[:-1] + b',"extra":{"k":1,"k":2}}', "duplicate_key"),
-        # Parsed by Arrow, refused by DuckDB.
+        # Parsed by Arrow, refused by DuckDB or Spark.
         (web("2024-04-16T09Z"), "bad_timestamp"),
         (web("2024-04-16"), "bad_timestamp"),
+        (web("2024-04-16T09:30:05+23:00"), "bad_timestamp"),
     ],
 )
 def test_what_the_etl_could_not_load_is_rejected_with_its_reason(value: bytes, reason: str) -> None:

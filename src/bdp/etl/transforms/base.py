@@ -54,6 +54,12 @@ def declared(F: ModuleType, dataset: Dataset, path: str) -> Column:
 
 def event_timestamp(F: ModuleType, text: Column, timezone: str) -> Column:
     """A UTC timestamp from ISO text; text without a zone is local time in `timezone`."""
+    # Spark refuses a zone after minutes without seconds (`2024-04-16T09:00Z`, Java's
+    # OffsetDateTime form): give it the seconds. The 17th character of any other form
+    # is the colon before the seconds, or there is none.
+    zone_after_minutes = F.substring(text, 17, 1).isin("Z", "+", "-")
+    with_seconds = F.concat(F.substring(text, 1, 16), F.lit(":00"), F.substring(text, 17, 7))
+    text = F.when(zone_after_minutes, with_seconds).otherwise(text)
     if timezone == "UTC":
         return F.to_timestamp(text)
     local = F.convert_timezone(F.lit(timezone), F.lit("UTC"), F.to_timestamp_ntz(text))
