@@ -182,7 +182,15 @@ JSON_TEXT = st.recursive(
             JSON_TEXT,
             st.binary(max_size=40),
             st.sampled_from([0, 31, 32, 1000, 5000]).map(deep),
-            st.sampled_from([web(), web().replace(b"200", b"1e9"), web()[:-1] + b',"ip":"x"}']),
+            st.sampled_from(
+                [
+                    web(),
+                    web().replace(b"200", b"1e9"),
+                    web().replace(b"200", b"3000000000"),
+                    web()[:-1] + b',"ip":"x"}',
+                    web("2024-02-30T00:00:00Z"),
+                ]
+            ),
             # A good record with an extra field: any JSON at all.
             JSON_TEXT.map(lambda extra: web()[:-1] + b',"extra":' + extra + b"}"),
         ),
