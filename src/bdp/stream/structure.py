@@ -21,7 +21,6 @@ import functools
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 
@@ -44,10 +43,9 @@ def too_deep(values: list[bytes], limit: int, joined: bytes | None = None) -> li
     if not values:
         return []
     buffer, starts = _joined(values, joined)
-    masked = buffer & _BRACKET_BITS
     # Records are joined with a newline, so every position maps to one record.
-    opens = np.flatnonzero(masked == _OPEN_MASKED)
-    per_record = np.diff(np.searchsorted(opens, [*starts.tolist(), len(buffer)]))
+    opens = np.flatnonzero((buffer & _BRACKET_BITS) == _OPEN_MASKED)
+    per_record = np.diff(np.searchsorted(opens, np.append(starts, len(buffer))))
     suspects = np.flatnonzero(per_record > limit).tolist()
     found = []
     for position in suspects:
@@ -79,7 +77,7 @@ def duplicate_keys(
     joined = b"\n".join(values) if joined is None else joined
     buffer, starts = _joined(values, joined)
     escaped: list[int] = []
-    if b'\\"' in joined:
+    if b"\\" in joined and b'\\"' in joined:
         escaped = _escaped_quotes(buffer, starts)
         buffer = buffer.copy()
         ends = [*starts.tolist()[1:], len(buffer) + 1]
@@ -93,6 +91,8 @@ def duplicate_keys(
         suspects = _repeated_in_objects(buffer, starts, fingerprints)
     else:
         suspects = _repeated_names(buffer, starts, fingerprints)
+        if len(fingerprints) > 63:
+            suspects = list(range(len(values)))
     found = []
     for position in sorted({*escaped, *suspects}):
         key = _repeated_key(values[position])
@@ -101,10 +101,10 @@ def duplicate_keys(
     return found
 
 
-def _keys(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Quote positions, and the opening and closing quote of each key."""
+def _keys(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Quote positions, and the closing quote of each key, found by pairing quotes."""
     quotes = np.flatnonzero(buffer == _QUOTE)
-    opening, closing = quotes[0::2], quotes[1::2]
+    closing = quotes[1::2]
     # A closing quote followed (after any whitespace) by a colon ends a key.
     last = len(buffer) - 1
     after = np.minimum(closing + 1, last)
@@ -115,14 +115,14 @@ def _keys(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         following = buffer[after]
         spaced &= np.isin(following, _WHITESPACE) & (after < last)
     is_key = following == _COLON
-    return quotes, opening[is_key], closing[is_key]
+    return quotes, closing[is_key]
 
 
 def _slots(
-    buffer: np.ndarray, key_open: np.ndarray, key_close: np.ndarray, known: np.ndarray
+    buffer: np.ndarray, key_close: np.ndarray, known: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each key's index among the `known` fingerprints, and which keys are not known."""
-    fingerprints = _fingerprints(buffer, key_open, key_close)
+    fingerprints = _fingerprints(buffer, key_close)
     if not len(known):
         return np.zeros(len(fingerprints), dtype=np.int64), np.ones(len(fingerprints), bool)
     slot = np.minimum(np.searchsorted(known, fingerprints), len(known) - 1)
@@ -131,10 +131,32 @@ def _slots(
 
 def _repeated_names(buffer: np.ndarray, starts: np.ndarray, known: np.ndarray) -> list[int]:
     """Records holding a known name twice (in one object or two), or a name not known."""
-    _, key_open, key_close = _keys(buffer)
-    if not len(key_close) or len(known) > 63:
-        return list(range(len(starts))) if len(key_close) else []
-    slot, unknown = _slots(buffer, key_open, key_close, known)
+    # A quote right before a colon closes a key (inside text a quote is escaped, and
+    # records with escaped quotes are not looked at here). A key with space before its
+    # colon is found by pairing quotes, in the few records with space before a colon.
+    colons = np.flatnonzero(buffer == _COLON)
+    before = buffer[np.maximum(colons - 1, 0)]
+    key_close = colons[before == _QUOTE] - 1
+    spaced = colons[np.isin(before, _WHITESPACE)]
+    odd = np.unique(np.searchsorted(starts, spaced, side="right") - 1)
+    suspects = _repeated_runs(buffer, starts, key_close, known)
+    if len(odd):
+        ends = np.append(starts[1:] - 1, len(buffer))
+        pieces = [buffer[starts[i] : ends[i]].tobytes() for i in odd.tolist()]
+        sub_buffer, sub_starts = _joined(pieces)
+        _, sub_close = _keys(sub_buffer)
+        again = _repeated_runs(sub_buffer, sub_starts, sub_close, known)
+        odd_set = set(odd.tolist())
+        suspects = [i for i in suspects if i not in odd_set] + odd[again].tolist()
+    return sorted(suspects)
+
+
+def _repeated_runs(
+    buffer: np.ndarray, starts: np.ndarray, key_close: np.ndarray, known: np.ndarray
+) -> list[int]:
+    if not len(key_close):
+        return []
+    slot, unknown = _slots(buffer, key_close, known)
     # Keys come in buffer order, so each record's keys are one run: OR their name bits,
     # and a record whose run is longer than its distinct bits holds a name twice.
     first = np.searchsorted(key_close, starts)
@@ -164,51 +186,57 @@ def _escaped_quotes(buffer: np.ndarray, starts: np.ndarray) -> list[int]:
 @functools.lru_cache(maxsize=64)
 def _known_fingerprints_of(names: tuple[str, ...]) -> np.ndarray:
     texts = [json.dumps(name).encode() for name in names]
-    return np.unique([_fingerprint_of(text) for text in texts]).astype(np.int64)
+    return np.unique(np.array([_fingerprint_of(text) for text in texts], dtype=np.uint64))
 
 
 def _known_fingerprints(known: Iterable[str]) -> np.ndarray:
     return _known_fingerprints_of(tuple(sorted(set(known))))
 
 
+_FINGERPRINT_BYTES = 8
+_LENGTH_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
 def _fingerprint_of(quoted: bytes) -> int:
     """`_fingerprints` of one key, given with its quotes."""
-    close = len(quoted) - 1
-    picks = [quoted[i] for i in _picks(0, close)]
-    shifted = (byte << shift for byte, shift in zip(picks, _SHIFTS, strict=True))
-    return min(close, 0xFFFF) | sum(shifted)
+    text = quoted[1:-1]
+    tail = text[-_FINGERPRINT_BYTES:]
+    bits = int.from_bytes(tail, "little") if tail else 0
+    return (bits ^ (len(tail) * int(_LENGTH_MIX))) % 2**64
 
 
-def _fingerprints(buffer: np.ndarray, key_open: np.ndarray, key_close: np.ndarray) -> np.ndarray:
-    """Each key's length and five of its bytes (for a key of one letter or none, quotes
-    stand in): equal keys always share it, and the raw schemas' names all differ in it."""
-    fingerprint = np.minimum(key_close - key_open, 0xFFFF).astype(np.int64)
-    for shift, positions in zip(_SHIFTS, _picks(key_open, key_close), strict=True):
-        fingerprint |= buffer[positions].astype(np.int64) << shift
-    return fingerprint
+def _fingerprints(buffer: np.ndarray, key_close: np.ndarray) -> np.ndarray:
+    """Each key's last 8 bytes (all of a shorter key) and how many they are: equal keys
+    always share it, and the names of a raw schema all differ in it (a test holds that).
 
-
-_SHIFTS = (16, 24, 32, 40, 48)
-
-
-def _picks(key_open: Any, key_close: Any) -> list[Any]:
-    """Where in a key (between its quotes at `key_open` and `key_close`) to read."""
-    length = key_close - key_open
-    return [
-        key_open + 1,
-        np.maximum(key_close - 1, key_open),
-        np.maximum(key_close - 2, key_open),
-        key_open + length // 2,
-        key_open + (3 * length) // 4,
+    Read as one little-endian word ending before the closing quote: the highest quote
+    byte in it, if any, is the key's opening quote, and the bytes below it go."""
+    padded = np.zeros(len(buffer) + _FINGERPRINT_BYTES, dtype=np.uint8)
+    padded[_FINGERPRINT_BYTES:] = buffer
+    words = np.ndarray((len(buffer) + 1,), dtype="<u8", buffer=padded, offset=0, strides=(1,))[
+        key_close
     ]
+    # Bytes equal to a quote become zero; a zero byte is the one without its high bit
+    # after adding 0x7F to its low bits (no carry crosses bytes this way).
+    low = np.uint64(0x7F7F7F7F7F7F7F7F)
+    flipped = words ^ np.uint64(0x2222222222222222)
+    nonzero = ((flipped & low) + low) | flipped
+    quotes = ~nonzero & np.uint64(0x8080808080808080)
+    # The highest quote's top bit; bits above it are the key's.
+    top = np.where(quotes > 0, np.floor(np.log2(quotes.astype(np.float64) + 0.5)), -1)
+    top = top.astype(np.int64)
+    shift = np.clip(top + 1, 0, 63).astype(np.uint64)
+    key_bits = np.where(top >= 63, np.uint64(0), words >> shift)
+    lengths = np.where(top < 0, _FINGERPRINT_BYTES, (63 - top) // 8).astype(np.uint64)
+    return key_bits ^ (lengths * _LENGTH_MIX)
 
 
 def _repeated_in_objects(buffer: np.ndarray, starts: np.ndarray, known: np.ndarray) -> list[int]:
     """Records where two keys of one object look alike, or with a name not known."""
-    quotes, key_open, key_close = _keys(buffer)
+    quotes, key_close = _keys(buffer)
     if not len(key_close):
         return []
-    slot, unknown = _slots(buffer, key_open, key_close, known)
+    slot, unknown = _slots(buffer, key_close, known)
     objects = _objects(buffer, quotes, key_close)
     # Each (object, known name) once: a second one is a repeat, or two names alike.
     cell = objects * max(len(known), 1) + slot

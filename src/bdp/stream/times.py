@@ -52,17 +52,8 @@ def real_iso_leaves(
     bad: dict[int, str] = {}
     for path, kind in dataset.iso_leaves:
         texts = list(map(operator.attrgetter(path), records))
-        pattern = ISO_TIMESTAMP if kind == "timestamp" else ISO_DATE
-        shaped = pc.match_substring_regex(pa.array(texts, pa.string()), pattern)
-        positions = np.flatnonzero(pc.fill_null(shaped, False).to_numpy(zero_copy_only=False))
-        candidates = [texts[i] for i in positions]
-        if kind == "timestamp":
-            failed = event_dates(candidates, _UTC)[1]
-        else:
-            failed = _unreal_dates(candidates)
-        for position in failed:
-            text = candidates[position]
-            bad.setdefault(int(positions[position]), f"{path} {text!r} is not a real {kind}")
+        for position in _unreal(texts, kind):
+            bad.setdefault(position, f"{path} {texts[position]!r} is not a real {kind}")
     if not bad:
         return indexes, records
     rejected.extend((indexes[i], detail) for i, detail in bad.items())
@@ -70,19 +61,30 @@ def real_iso_leaves(
     return [indexes[i] for i in kept], [records[i] for i in kept]
 
 
-def _unreal_dates(texts: list[str]) -> list[int]:
-    try:
-        pc.cast(pa.array(texts, pa.string()), pa.date32())
+def _unreal(texts: list[str | None], kind: str) -> list[int]:
+    """Positions of the texts in ISO form (`ISO_TIMESTAMP` or `ISO_DATE`) that do not
+    parse. Usually every text parses, which one cast over all of them shows."""
+    array = pa.array(texts, pa.string())
+    if kind == "date":
+        pattern, targets = ISO_DATE, [pa.date32()]
+    else:
+        pattern, targets = ISO_TIMESTAMP, [pa.timestamp("us", "UTC"), pa.timestamp("us")]
+    if any(_parses(array, target) for target in targets):
         return []
+    shaped = pc.fill_null(pc.match_substring_regex(array, pattern), False)
+    return [
+        position
+        for position in np.flatnonzero(shaped.to_numpy(zero_copy_only=False)).tolist()
+        if not any(_parses(pa.array([texts[position]], pa.string()), t) for t in targets)
+    ]
+
+
+def _parses(array: pa.Array, target: pa.DataType) -> bool:
+    try:
+        pc.cast(array, target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    failed = []
-    for position, text in enumerate(texts):
-        try:
-            pc.cast(pa.array([text], pa.string()), pa.date32())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            failed.append(position)
-    return failed
+        return False
+    return True
 
 
 def event_dates(times: list[str], tz: ZoneInfo) -> tuple[np.ndarray, list[int]]:

@@ -204,3 +204,28 @@ def test_any_input_is_either_valid_or_rejected_with_a_reason(values: list[bytes]
     assert sorted(result.valid + rejected) == list(range(len(values)))
     assert len(result.dates) == len(result.valid)
     assert {r.reason for r in result.rejected} <= set(REASONS) - {"unprocessable"}
+
+
+GAME = (
+    b'{"roomID":"r","id":1,"createRoomDate":"%s","ip":"i","account":"a","champion":"azir",'
+    b'"method":"/move","datetime":"2024-04-16T09:00:01.000Z","x":1,"y":2,"inputkey":null,'
+    b'"status":0,"deathCount":0,"ingametime":"0:1"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("created", "valid"),
+    [
+        ("2024-04-16T08:59:00.000Z", True),
+        ("not a date", True),  # not ISO: the ETL reads it as NULL
+        ("2024-02-30T08:59:00.000Z", False),  # ISO, but no such day: the cast would fail
+        ("2024-04-16T24:00:00Z", False),
+        ("2024-04-16T08:59:60", False),
+    ],
+)
+def test_a_time_leaf_in_iso_form_must_be_a_real_time(created: str, valid: bool) -> None:
+    result = validate_batch(get_dataset("gamelogs"), [GAME % created.encode()], 1 << 20, UTC)
+    assert result.valid == ([0] if valid else [])
+    if not valid:
+        [rejection] = result.rejected
+        assert rejection.reason == "bad_timestamp" and "createRoomDate" in rejection.detail
