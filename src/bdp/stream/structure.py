@@ -20,11 +20,13 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["duplicate_keys", "nesting_depth", "too_deep"]
+__all__ = ["Joined", "duplicate_keys", "nesting_depth", "too_deep"]
 
 _QUOTE, _BACKSLASH, _COLON = 0x22, 0x5C, 0x3A
 _BRACKET_BITS = 0xDF
@@ -37,14 +39,38 @@ _WHITESPACE = (0x20, 0x09, 0x0A, 0x0D)
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 
 
-def too_deep(values: list[bytes], limit: int, joined: bytes | None = None) -> list[tuple[int, int]]:
-    """(position, depth) of each record nested deeper than `limit` containers. `joined`
-    is `b"\\n".join(values)` when the caller has it already."""
+@dataclass(frozen=True)
+class Joined:
+    """Records joined by newlines: as bytes, as a byte array, and where each starts."""
+
+    data: bytes
+    buffer: np.ndarray
+    starts: np.ndarray
+
+    @classmethod
+    def of(
+        cls, values: list[bytes], data: bytes | None = None, lengths: np.ndarray | None = None
+    ) -> Joined:
+        """`data` (the joined bytes) and `lengths` (of the records) when known already."""
+        data = b"\n".join(values) if data is None else data
+        if lengths is None:
+            lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        starts = np.zeros(len(values), dtype=np.int64)
+        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+        return cls(data, np.frombuffer(data, dtype=np.uint8), starts)
+
+
+def too_deep(
+    values: list[bytes], limit: int, joined: Joined | None = None
+) -> list[tuple[int, int]]:
+    """(position, depth) of each record nested deeper than `limit` containers; `joined`
+    is `Joined.of(values)` when the caller has it already."""
     if not values:
         return []
-    buffer, starts = _joined(values, joined)
+    joined = joined or Joined.of(values)
+    buffer, starts = joined.buffer, joined.starts
     # Records are joined with a newline, so every position maps to one record.
-    opens = np.flatnonzero((buffer & _BRACKET_BITS) == _OPEN_MASKED)
+    opens = np.flatnonzero(_equal(_masked(buffer, _BRACKET_BITS), _OPEN_MASKED))
     per_record = np.diff(np.searchsorted(opens, np.append(starts, len(buffer))))
     suspects = np.flatnonzero(per_record > limit).tolist()
     found = []
@@ -63,21 +89,20 @@ def nesting_depth(value: bytes) -> int:
 
 
 def duplicate_keys(
-    values: list[bytes], known: Iterable[str] = (), joined: bytes | None = None
+    values: list[bytes], known: Iterable[str] = (), joined: Joined | None = None
 ) -> list[tuple[int, str]]:
     """(position, key) of each record with an object that repeats a key.
 
     `values` must be valid JSON (the decoder has accepted them): the fast pass relies on
     quotes pairing up. `known` are the keys the records normally hold (the raw schema's
     field names, once per object that declares them): a record with any other key is
-    checked exactly. `joined` is
-    `b"\\n".join(values)` when the caller has it already."""
+    checked exactly. `joined` is `Joined.of(values)` when the caller has it already."""
     if not values:
         return []
-    joined = b"\n".join(values) if joined is None else joined
-    buffer, starts = _joined(values, joined)
+    joined = joined or Joined.of(values)
+    buffer, starts = joined.buffer, joined.starts
     escaped: list[int] = []
-    if b"\\" in joined and b'\\"' in joined:
+    if b"\\" in joined.data and b'\\"' in joined.data:
         escaped = _escaped_quotes(buffer, starts)
         buffer = buffer.copy()
         ends = [*starts.tolist()[1:], len(buffer) + 1]
@@ -85,7 +110,7 @@ def duplicate_keys(
             buffer[starts[position] : ends[position] - 1] = 0x20
     names = list(known)
     fingerprints = _known_fingerprints(names)
-    if len(set(names)) < len(names) and joined.count(b"{") > len(values):
+    if len(set(names)) < len(names) and joined.data.count(b"{") > len(values):
         # A name declared in two objects (`Ad.viewing_time`, `delta.viewing_time`) is
         # held twice by a good record: look at each object on its own.
         suspects = _repeated_in_objects(buffer, starts, fingerprints)
@@ -134,16 +159,18 @@ def _repeated_names(buffer: np.ndarray, starts: np.ndarray, known: np.ndarray) -
     # A quote right before a colon closes a key (inside text a quote is escaped, and
     # records with escaped quotes are not looked at here). A key with space before its
     # colon is found by pairing quotes, in the few records with space before a colon.
-    colons = np.flatnonzero(buffer == _COLON)
+    colons = np.flatnonzero(_equal(buffer, _COLON))
     before = buffer[np.maximum(colons - 1, 0)]
     key_close = colons[before == _QUOTE] - 1
-    spaced = colons[np.isin(before, _WHITESPACE)]
+    # JSON text holds no raw control character, so a byte up to 0x20 is whitespace.
+    spaced = colons[before <= 0x20]
     odd = np.unique(np.searchsorted(starts, spaced, side="right") - 1)
     suspects = _repeated_runs(buffer, starts, key_close, known)
     if len(odd):
         ends = np.append(starts[1:] - 1, len(buffer))
         pieces = [buffer[starts[i] : ends[i]].tobytes() for i in odd.tolist()]
-        sub_buffer, sub_starts = _joined(pieces)
+        sub = Joined.of(pieces)
+        sub_buffer, sub_starts = sub.buffer, sub.starts
         _, sub_close = _keys(sub_buffer)
         again = _repeated_runs(sub_buffer, sub_starts, sub_close, known)
         odd_set = set(odd.tolist())
@@ -168,13 +195,25 @@ def _repeated_runs(
     return np.union1d(repeated, strangers).tolist()
 
 
-def _joined(values: list[bytes], joined: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
-    data = b"\n".join(values) if joined is None else joined
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-    starts = np.zeros(len(values), dtype=np.int64)
-    np.cumsum(lengths[:-1] + 1, out=starts[1:])
-    return buffer, starts
+_SCRATCH = threading.local()
+
+
+def _scratch(name: str, size: int, dtype: type) -> np.ndarray:
+    """A per-thread work array reused across batches: a fresh one of the batch's size
+    costs more (its pages are zeroed by the system) than the comparison written into it."""
+    array = getattr(_SCRATCH, name, None)
+    if array is None or len(array) < size:
+        array = np.empty(max(size, 1 << 20), dtype=dtype)
+        setattr(_SCRATCH, name, array)
+    return array[:size]
+
+
+def _masked(buffer: np.ndarray, bits: int) -> np.ndarray:
+    return np.bitwise_and(buffer, bits, out=_scratch("masked", len(buffer), np.uint8))
+
+
+def _equal(buffer: np.ndarray, byte: int) -> np.ndarray:
+    return np.equal(buffer, byte, out=_scratch("equal", len(buffer), np.bool_))
 
 
 def _escaped_quotes(buffer: np.ndarray, starts: np.ndarray) -> list[int]:
@@ -193,16 +232,17 @@ def _known_fingerprints(known: Iterable[str]) -> np.ndarray:
     return _known_fingerprints_of(tuple(sorted(set(known))))
 
 
-_FINGERPRINT_BYTES = 8
-_LENGTH_MIX = np.uint64(0x9E3779B97F4A7C15)
+_WORD = 8
+_LENGTH_MIX = 0x9E3779B97F4A7C15
+_LOW_BITS = np.uint64(0x7F7F7F7F7F7F7F7F)
+_HIGH_BITS = np.uint64(0x8080808080808080)
 
 
 def _fingerprint_of(quoted: bytes) -> int:
     """`_fingerprints` of one key, given with its quotes."""
-    text = quoted[1:-1]
-    tail = text[-_FINGERPRINT_BYTES:]
-    bits = int.from_bytes(tail, "little") if tail else 0
-    return (bits ^ (len(tail) * int(_LENGTH_MIX))) % 2**64
+    tail = quoted[1:-1][-_WORD:]
+    bits = int.from_bytes(tail, "little") << (8 * (_WORD - len(tail)))
+    return (bits ^ (len(tail) * _LENGTH_MIX)) % 2**64
 
 
 def _fingerprints(buffer: np.ndarray, key_close: np.ndarray) -> np.ndarray:
@@ -210,25 +250,37 @@ def _fingerprints(buffer: np.ndarray, key_close: np.ndarray) -> np.ndarray:
     always share it, and the names of a raw schema all differ in it (a test holds that).
 
     Read as one little-endian word ending before the closing quote: the highest quote
-    byte in it, if any, is the key's opening quote, and the bytes below it go."""
-    padded = np.zeros(len(buffer) + _FINGERPRINT_BYTES, dtype=np.uint8)
-    padded[_FINGERPRINT_BYTES:] = buffer
-    words = np.ndarray((len(buffer) + 1,), dtype="<u8", buffer=padded, offset=0, strides=(1,))[
-        key_close
-    ]
-    # Bytes equal to a quote become zero; a zero byte is the one without its high bit
-    # after adding 0x7F to its low bits (no carry crosses bytes this way).
-    low = np.uint64(0x7F7F7F7F7F7F7F7F)
-    flipped = words ^ np.uint64(0x2222222222222222)
-    nonzero = ((flipped & low) + low) | flipped
-    quotes = ~nonzero & np.uint64(0x8080808080808080)
-    # The highest quote's top bit; bits above it are the key's.
-    top = np.where(quotes > 0, np.floor(np.log2(quotes.astype(np.float64) + 0.5)), -1)
-    top = top.astype(np.int64)
-    shift = np.clip(top + 1, 0, 63).astype(np.uint64)
-    key_bits = np.where(top >= 63, np.uint64(0), words >> shift)
-    lengths = np.where(top < 0, _FINGERPRINT_BYTES, (63 - top) // 8).astype(np.uint64)
-    return key_bits ^ (lengths * _LENGTH_MIX)
+    byte in it, if any, is the key's opening quote; it and the bytes below it go."""
+    early = key_close < _WORD
+    source = buffer if len(buffer) >= _WORD else np.zeros(_WORD, dtype=np.uint8)
+    windows = np.ndarray((len(source) - _WORD + 1,), "<u8", source, 0, (1,))
+    words = windows[np.maximum(key_close - _WORD, 0)]
+    # A byte equal to a quote is zero after the XOR; a zero byte is the one without its
+    # high bit after adding 0x7F to its low bits (no carry crosses bytes that way).
+    # Operations write in place: these arrays hold a word per key of the batch.
+    work = np.bitwise_xor(words, np.uint64(0x2222222222222222))
+    quotes = np.bitwise_and(work, _LOW_BITS)
+    quotes += _LOW_BITS
+    quotes |= work
+    np.invert(quotes, out=quotes)
+    quotes &= _HIGH_BITS
+    # Smear each quote's marker down to every lower byte, then widen markers to bytes.
+    for shift in (8, 16, 32):
+        np.right_shift(quotes, np.uint64(shift), out=work)
+        quotes |= work
+    lengths = np.bitwise_count(quotes).astype(np.uint64)
+    np.right_shift(quotes, np.uint64(7), out=work)
+    work *= np.uint64(0xFF)
+    np.invert(work, out=work)
+    words &= work
+    np.subtract(np.uint64(_WORD), lengths, out=lengths)
+    lengths *= np.uint64(_LENGTH_MIX)
+    prints = np.bitwise_xor(words, lengths, out=words)
+    for index in np.flatnonzero(early).tolist():  # a key at the very start of the batch
+        close = int(key_close[index])
+        opening = buffer[:close].tobytes().rfind(b'"')
+        prints[index] = _fingerprint_of(buffer[opening : close + 1].tobytes())
+    return prints
 
 
 def _repeated_in_objects(buffer: np.ndarray, starts: np.ndarray, known: np.ndarray) -> list[int]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from bdp.config import StreamSettings
 from bdp.datasets import Dataset
-from bdp.stream.structure import duplicate_keys, too_deep
+from bdp.stream.structure import Joined, duplicate_keys, too_deep
 from bdp.stream.times import event_dates, iso_event_times, real_iso_leaves
 
 __all__ = [
@@ -138,7 +138,7 @@ def _validate(
 
 def _screen(
     values: list[bytes], max_record_bytes: int, rejected: list[Rejection]
-) -> tuple[list[int], bytes]:
+) -> tuple[list[int], Joined]:
     """Indexes that pass the byte-level checks (empty, size, UTF-8), found in bulk, and
     the records joined by newlines."""
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
@@ -146,8 +146,8 @@ def _screen(
     suspects = np.flatnonzero((lengths > max_record_bytes) | (lengths <= 16))
     # A newline cannot complete a multi-byte sequence, so the join is valid only if each
     # record is: one C-speed check for the common case.
-    joined = b"\n".join(values)
-    all_utf8 = _is_utf8(joined)
+    joined = Joined.of(values, b"\n".join(values), lengths)
+    all_utf8 = _is_utf8(joined.data)
     if not len(suspects) and all_utf8:
         return list(range(len(values))), joined
     passed = []
@@ -171,7 +171,7 @@ def _screen(
 def _shallow(
     values: list[bytes],
     candidates: list[int],
-    joined: bytes,
+    joined: Joined,
     limit: int,
     rejected: list[Rejection],
 ) -> list[int]:
@@ -194,6 +194,11 @@ def _decode(
     dataset: Dataset, values: list[bytes], candidates: list[int], rejected: list[Rejection]
 ) -> tuple[list[int], list]:
     decode = dataset.decoder().decode
+    chosen = values if len(candidates) == len(values) else [values[i] for i in candidates]
+    try:  # the common case, every record good: no Python step per record
+        return list(candidates), list(map(decode, chosen))
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass  # some record is not: find each one
     indexes: list[int] = []
     records: list = []
     for index in candidates:
@@ -221,7 +226,7 @@ def _unique_keys(
     values: list[bytes],
     indexes: list[int],
     records: list,
-    joined: bytes | None,
+    joined: Joined | None,
     rejected: list[Rejection],
 ) -> tuple[list[int], list]:
     """Decoded records whose objects name each key once: readers disagree on which of
@@ -244,7 +249,7 @@ def _apply_rules(
     """The dataset's own rules, then the event time text of each record that passes."""
     if dataset.check is not None:
         problems = list(map(dataset.check, records))
-        if any(problem is not None for problem in problems):
+        if problems.count(None) != len(problems):
             keep = [problem is None for problem in problems]
             rejected.extend(
                 Rejection(index, "invalid_value", problem)
