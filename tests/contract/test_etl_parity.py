@@ -236,7 +236,7 @@ def test_raw_reading_agrees_on_typed_values_and_fails_on_a_malformed_line(
 ) -> None:
     # Integers and booleans read as the same text. Other number spellings do not: DuckDB
     # renders `1.50` as "1.5" and `1e3` as "1000.0", Spark keeps the token; no raw field
-    # is a float, and the collector rejects such spellings of an integer.
+    # is a float, and `declared()` reads a whole number in either text the same.
     good = tmp_path / "good.jsonl.gz"
     good.write_bytes(
         gzip.compress(b'{"ip":true,"responseTime":-15,"responseCode":200,"url":{"a":1}}\n')

@@ -19,7 +19,7 @@ import msgspec
 import orjson
 
 from bdp.datasets import get_dataset
-from bdp.datasets.wire import leaf_range
+from bdp.datasets.base import leaf_range
 from bdp.simulate import SimulationParams, reference_users, simulate
 from bdp.stream.validate import DEFAULT_MAX_NESTING_DEPTH
 
@@ -27,7 +27,10 @@ __all__ = ["DAY", "hostile_records"]
 
 DAY = dt.date(2024, 4, 16)
 
-BOOLEANS = [True, False, "true", "False", "TRUE", "1", "0"]
+BOOLEANS = [True, False, 1, 0, "true", "False", "tRuE", "1", "0"]
+
+EXPONENT = "exponent-token"
+"""Put for an integer where the record should hold the JSON number `1e3`."""
 
 EXTRAS = [
     b'"deep":' + b"[" * (DEFAULT_MAX_NESTING_DEPTH - 1) + b"]" * (DEFAULT_MAX_NESTING_DEPTH - 1),
@@ -66,7 +69,7 @@ def hostile_records(dataset: str) -> list[bytes]:
             variants += [{**document, "datetime": t} for t in EVENT_TIMES]
         for number, variant in enumerate(variants):
             own = _with(variant, key, f"{'legacy' if legacy else 'typed'}-{number}")
-            records.append(orjson.dumps(own))
+            records.append(orjson.dumps(own).replace(b'"exponent-token"', b"1e3"))
         records += [base[:-1] + b"," + extra + b"}" for extra in EXTRAS]
         if not legacy and "datetime" in document:
             records += _lowest_then_highest(source.raw_type, document)
@@ -123,9 +126,9 @@ def _values(hint: Any, legacy: bool) -> list[Any]:
     if bounds is not None:
         low, high = bounds
         if not legacy:
-            return [low, high]
-        digits = len(str(min(high, -low if low < 0 else high) + 1)) - 1
-        return ["9" * digits, *(["-" + "9" * digits, "-0"] if low < 0 else []), "007"]
+            # Whole numbers with a fraction or an exponent; EXPONENT becomes `1e3`.
+            return [low, high, 3.0, EXPONENT]
+        return [str(low), str(high), "-0", "1e3", "2.0", "1.5E1"]
     if bool in _members(hint):
         return BOOLEANS
     return []

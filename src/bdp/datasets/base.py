@@ -1,20 +1,23 @@
 """What a dataset is on the wire: its topic, its raw schema and where its event time is.
 
 The raw schema is a msgspec Struct, and it is the one declaration both ends read: the
-stream job validates records against its wire form (`bdp.datasets.wire`), the ETL types
-each leaf as the schema declares it (`bdp.etl.schema`). Integer leaves are declared with
-the range their ETL column holds (`Int32`, `Int64`, or narrower), so a value the ETL
-could not load is rejected when it lands, not when its day is transformed. Both the
+stream job validates records against it, the ETL types each leaf as it declares
+(`bdp.etl.schema`). Integer leaves are declared with the range their ETL column holds
+(`Int32`, `Int64`, or narrower), so a value the ETL could not load is rejected when it
+lands, not when its day is transformed. It is decoded with `strict=False`, so the
 corrected wire format (typed JSON) and the reference's legacy format (every leaf a
-string) pass; legacy spellings are optional fields beside the corrected ones.
+string) both pass, as does a whole number spelled `3.0` or `1e3`, while a value that is
+not what the field holds ("abc" or 2.5 for an integer) is rejected. Legacy spellings
+are optional fields beside the corrected ones.
 """
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -32,7 +35,9 @@ __all__ = [
     "Dataset",
     "Int32",
     "Int64",
+    "declared_keys",
     "format_timestamp",
+    "leaf_range",
 ]
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -97,17 +102,37 @@ class Dataset:
 
     @cached_property
     def _decoder(self) -> msgspec.json.Decoder:
-        from bdp.datasets.wire import wire_type
-
-        return msgspec.json.Decoder(wire_type(self.raw_type))
+        return msgspec.json.Decoder(self.raw_type, strict=False)
 
     def decoder(self) -> msgspec.json.Decoder:
-        """Decodes a record in either wire form, or raises why it is not one."""
+        """Decodes a record in either wire format, or raises why it is not one."""
         return self._decoder
 
     @cached_property
     def keys(self) -> tuple[str, ...]:
         """Every key of the raw schema, once per object that declares it."""
-        from bdp.datasets.wire import declared_keys
-
         return declared_keys(self.raw_type)
+
+
+def declared_keys(raw_type: type[msgspec.Struct]) -> tuple[str, ...]:
+    """Every key a schema declares, as spelled on the wire, once per object that
+    declares it (a name two objects declare is listed twice)."""
+    hints = typing.get_type_hints(raw_type, include_extras=True)
+    keys: list[str] = []
+    names = zip(raw_type.__struct_fields__, raw_type.__struct_encode_fields__, strict=True)
+    for name, wire in names:
+        keys.append(wire)
+        for member in typing.get_args(hints[name]) or (hints[name],):
+            if isinstance(member, type) and issubclass(member, msgspec.Struct):
+                keys.extend(declared_keys(member))
+    return tuple(keys)
+
+
+def leaf_range(hint: Any) -> tuple[int, int] | None:
+    """The declared (min, max) of an integer leaf's type, or None if it is not one."""
+    if typing.get_origin(hint) is Annotated:
+        base, *metas = typing.get_args(hint)
+        bounds = [(m.ge, m.le) for m in metas if isinstance(m, msgspec.Meta)]
+        if base is int and bounds and None not in bounds[0]:
+            return bounds[0]
+    return None

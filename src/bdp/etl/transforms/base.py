@@ -47,9 +47,14 @@ class TransformOptions:
 
 def declared(F: ModuleType, dataset: Dataset, path: str) -> Column:
     """The raw leaf at `path` cast to the type its raw schema declares. The stream job
-    lands only values that type holds, in spellings both engines cast, so this cannot
-    fail on a landed record."""
-    return F.col(path).cast(leaf_type(dataset, path))
+    lands only values that type holds, so this cannot fail on a landed record."""
+    text, kind = F.col(path), leaf_type(dataset, path)
+    if kind not in ("int", "bigint"):
+        return text.cast(kind)
+    # A whole number may come as `3.0` or `1e3` (DuckDB renders `1e3` as "1000.0"),
+    # which Spark casts to an integer only by way of a double.
+    spelled_as_float = text.contains(".") | text.contains("e") | text.contains("E")
+    return F.when(spelled_as_float, text.cast("double").cast(kind)).otherwise(text.cast(kind))
 
 
 def event_timestamp(F: ModuleType, text: Column, timezone: str) -> Column:

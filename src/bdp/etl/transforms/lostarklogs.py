@@ -132,7 +132,7 @@ def build(events: DataFrame, engine: Engine, options: TransformOptions) -> dict[
 
 def _int(F: Any, name: str) -> Any:
     # The raw schema gives absent counters the value 0; read them the same way.
-    return F.coalesce(F.col(name), F.lit("0")).cast(leaf_type(SOURCE, name))
+    return F.coalesce(declared(F, SOURCE, name), F.lit(0).cast(leaf_type(SOURCE, name)))
 
 
 def _room_results(events: DataFrame, F: Any) -> DataFrame:
