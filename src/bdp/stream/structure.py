@@ -8,11 +8,12 @@ the record), so a record that repeats one never reaches the lake.
 
 Both are found for a whole batch at once, with numpy over the records joined into one
 buffer. The depth of a record cannot exceed the number of brackets it opens, so only a
-record opening more than the limit is measured exactly. For keys, each key is located
-(a closing quote followed by `:`), tagged with its object (the last bracket opened at
-its depth) and a fingerprint of its text; a record where two keys of one object share
-a fingerprint is checked exactly, as is a record holding an escaped quote, which the
-fast pass cannot place.
+record opening more than the limit is measured exactly. A key ends where a quote stands
+right before a colon; each is fingerprinted by its last eight bytes and its length and
+matched to the raw schema's names. A record that names one twice, or holds a name the
+schema lacks, is checked exactly with a plain parser; so is one with an escaped quote.
+Where the schema declares a name in two objects, keys are first told apart by object
+(the last brace opened at their depth), which quotes paired up locate.
 """
 
 from __future__ import annotations
