@@ -163,6 +163,10 @@ class StreamSettings(_Section):
     Streaming query reading the Kafka bus (`bdp stream run --engine` overrides it)."""
     batch_records: int = Field(50_000, ge=1)
     max_record_bytes: int = Field(1024 * 1024, ge=1)
+    max_nesting_depth: int = Field(32, ge=1, le=128)
+    """Deepest nesting of arrays and objects a record may have (`{"a": [1]}` is 2);
+    deeper records are quarantined as `too_deep`. At most 128, the deepest DuckDB's JSON
+    reader accepts."""
     poll_timeout_ms: int = Field(500, ge=0)
     workers: int = Field(1, ge=1, le=64)
     """Processes landing in parallel, each owning a share of every topic's partitions."""

@@ -119,7 +119,7 @@ def test_a_raw_file_cut_short_is_reported_by_status_and_refused_by_etl(
 
     etl = bdp("etl", "run", "weblogs", "--date", DAY, check=False)
     assert etl.returncode == 1
-    assert etl.stderr.splitlines() == [f"error: {cut}: {damaged[0]['problem']}"]
+    assert etl.stderr.splitlines() == [f"error: etl weblogs {DAY}: {cut}: {damaged[0]['problem']}"]
     # The day keeps what its last good run loaded.
     count = as_json(bdp("query", "SELECT count(*) AS n FROM weblog_access_log", "--json"))
     assert count == [{"n": loaded["tables"]["weblog_access_log"]}]

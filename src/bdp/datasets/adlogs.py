@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from bdp.datasets.base import Dataset
+from bdp.datasets.base import Count, Dataset, Int32
 
 EVENT_KINDS = ("click", "view_start", "view_end")
 
@@ -19,8 +19,8 @@ class AdInfo(msgspec.Struct):
     ad_name: str
     ad_explain: str
     genre: str
-    viewing_time: int
-    click_count: int
+    viewing_time: Count
+    click_count: Count
     start_time: str
     end_time: str
 
@@ -28,17 +28,17 @@ class AdInfo(msgspec.Struct):
 class AdUser(msgspec.Struct):
     account: str
     gender: str
-    age: int
+    age: Int32
     click: bool
     view: bool
-    total_time: int
+    total_time: Int32
     offset_time: str | None = None
     """Legacy event time."""
 
 
 class AdDelta(msgspec.Struct):
-    viewing_time: int
-    click_count: int
+    viewing_time: Int32
+    click_count: Int32
 
 
 class AdEvent(msgspec.Struct):
@@ -60,8 +60,12 @@ def _check(event: AdEvent) -> str | None:
 DATASET = Dataset(
     name="adlogs",
     raw_type=AdEvent,
-    event_time=lambda event: event.datetime or event.User.offset_time,
+    # As the ETL reads it: an empty `datetime` is a bad time, not a missing one.
+    event_time=lambda event: (
+        event.datetime if event.datetime is not None else event.User.offset_time
+    ),
     key_field="User.account",
     description="Ad log: views and clicks per user and ad",
     check=_check,
+    iso_leaves=(("Ad.start_time", "date"), ("Ad.end_time", "date")),
 )

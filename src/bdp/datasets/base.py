@@ -1,22 +1,72 @@
 """What a dataset is on the wire: its topic, its raw schema and where its event time is.
 
-The raw schema is a msgspec Struct decoded with `strict=False`, so the corrected wire
-format (typed JSON) and the reference's legacy format (every leaf a string) both pass,
-while a value that is not what the field holds ("abc" for an integer) is rejected.
-Legacy spellings are optional fields beside the corrected ones.
+The raw schema is a msgspec Struct, and it is the one declaration both ends read: the
+stream job validates records against it, the ETL types each leaf as it declares
+(`bdp.etl.schema`). Integer leaves are declared with the range their ETL column holds
+(`Int32`, `Int64`, or narrower), so a value the ETL could not load is rejected when it
+lands, not when its day is transformed. It is decoded with `strict=False`, so the
+corrected wire format (typed JSON) and the reference's legacy format (every leaf a
+string) both pass, as does a whole number spelled `3.0` or `1e3`, while a value that is
+not what the field holds ("abc" or 2.5 for an integer) is rejected. Legacy spellings
+are optional fields beside the corrected ones.
 """
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated, Any
 
 import msgspec
 
-__all__ = ["TIMESTAMP_FORMAT", "Dataset", "format_timestamp"]
+__all__ = [
+    "INT32_MAX",
+    "INT32_MIN",
+    "INT64_MAX",
+    "INT64_MIN",
+    "ISO_DATE",
+    "ISO_TIMESTAMP",
+    "MINUTES_SECONDS",
+    "TIMESTAMP_FORMAT",
+    "Coordinate",
+    "Count",
+    "Dataset",
+    "Int32",
+    "Int64",
+    "declared_keys",
+    "format_timestamp",
+    "leaf_range",
+]
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 """Every timestamp bdp emits: UTC, milliseconds, `Z` (SCENARIOS §2.5)."""
+
+ISO_TIMESTAMP = (
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+    r"(Z|[+-]((0\d|1[0-7]):?[0-5]\d|18:?00))?$"
+)
+"""ISO-8601 date-time as both ETL engines parse it: with Java's seconds-less form, and an
+offset of at most 18 hours (Java's limit)."""
+
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+MINUTES_SECONDS = r"^(\d{1,7}):(\d{1,2})$"
+"""`M:S` elapsed game time: unpadded minutes, up to 7 digits (SCENARIOS conventions)."""
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+Int32 = Annotated[int, msgspec.Meta(ge=INT32_MIN, le=INT32_MAX)]
+"""An integer the ETL types as INTEGER."""
+Int64 = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
+"""An integer the ETL types as BIGINT."""
+Count = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
+"""A running total (INTEGER): never negative, so the difference of two is an INTEGER."""
+Coordinate = Annotated[int, msgspec.Meta(ge=-(2**30 - 1), le=2**30 - 1)]
+"""A map coordinate (INTEGER) whose sum or difference with another stays an INTEGER, as
+the ETL computes them (`x + y`, the move since the previous event)."""
 
 
 def format_timestamp(epoch_ms: int) -> str:
@@ -39,11 +89,50 @@ class Dataset:
     """The field the simulators key records by, so one user's events stay in order."""
     description: str
     check: Callable[[msgspec.Struct], str | None] | None = None
-    """Rules a type cannot express; returns why the record is invalid, or None."""
+    """Rules a type cannot express; returns why the record is invalid, or None. It reads
+    text fields only: integer and boolean leaves may still be in their legacy spelling."""
+    iso_leaves: tuple[tuple[str, str], ...] = ()
+    """Text leaves besides the event time that the ETL parses when they have the ISO
+    form, as (dotted path, `timestamp` or `date`): in that form they must be a real
+    time or date (not `2024-02-30`), or the cast would fail the day's ETL."""
 
     @property
     def topic(self) -> str:
         return self.name
 
-    def decoder(self) -> msgspec.json.Decoder:
+    @cached_property
+    def _decoder(self) -> msgspec.json.Decoder:
         return msgspec.json.Decoder(self.raw_type, strict=False)
+
+    def decoder(self) -> msgspec.json.Decoder:
+        """Decodes a record in either wire format, or raises why it is not one."""
+        return self._decoder
+
+    @cached_property
+    def keys(self) -> tuple[str, ...]:
+        """Every key of the raw schema, once per object that declares it."""
+        return declared_keys(self.raw_type)
+
+
+def declared_keys(raw_type: type[msgspec.Struct]) -> tuple[str, ...]:
+    """Every key a schema declares, as spelled on the wire, once per object that
+    declares it (a name two objects declare is listed twice)."""
+    hints = typing.get_type_hints(raw_type, include_extras=True)
+    keys: list[str] = []
+    names = zip(raw_type.__struct_fields__, raw_type.__struct_encode_fields__, strict=True)
+    for name, wire in names:
+        keys.append(wire)
+        for member in typing.get_args(hints[name]) or (hints[name],):
+            if isinstance(member, type) and issubclass(member, msgspec.Struct):
+                keys.extend(declared_keys(member))
+    return tuple(keys)
+
+
+def leaf_range(hint: Any) -> tuple[int, int] | None:
+    """The declared (min, max) of an integer leaf's type, or None if it is not one."""
+    if typing.get_origin(hint) is Annotated:
+        base, *metas = typing.get_args(hint)
+        bounds = [(m.ge, m.le) for m in metas if isinstance(m, msgspec.Meta)]
+        if base is int and bounds and None not in bounds[0]:
+            return bounds[0]
+    return None

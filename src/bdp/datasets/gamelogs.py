@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import msgspec
 
-from bdp.datasets.base import Dataset
+from bdp.datasets.base import Coordinate, Dataset, Int32, Int64
 
 
 class GameEvent(msgspec.Struct):
     roomID: str
-    id: int
+    id: Int64
     createRoomDate: str
     ip: str
     account: str
     champion: str
     method: str
     datetime: str
-    x: int
-    y: int
-    status: int
-    deathCount: int
+    x: Coordinate
+    y: Coordinate
+    status: Int32
+    deathCount: Int32
     ingametime: str
     inputkey: str | None = None
     """None when no key was pressed; the legacy format sends the string "null"."""
@@ -38,4 +38,5 @@ DATASET = Dataset(
     key_field="account",
     description="LoL game log: moves, waits, purchases and deaths per player",
     check=_check,
+    iso_leaves=(("createRoomDate", "timestamp"),),
 )

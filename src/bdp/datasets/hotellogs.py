@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from bdp.datasets.base import Dataset
+from bdp.datasets.base import Dataset, Int32
 
 
 class HotelEvent(msgspec.Struct):
@@ -13,7 +13,7 @@ class HotelEvent(msgspec.Struct):
     datetime: str
     account: str
     method: str
-    status: int
+    status: Int32
     gender: str
     age: str
 

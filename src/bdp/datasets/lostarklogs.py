@@ -8,12 +8,15 @@ Player events carry `User`; one `/raid_result` event per room closes it with
 from __future__ import annotations
 
 import datetime as _dt
+import re
 
 import msgspec
 
-from bdp.datasets.base import Dataset
+from bdp.datasets.base import MINUTES_SECONDS, Coordinate, Dataset, Int32
 
 RAID_RESULT = "/raid_result"
+
+_GAMETIME = re.compile(MINUTES_SECONDS.replace("\\d", "[0-9]"))
 
 
 class RaidUser(msgspec.Struct, rename={"class_": "class"}):
@@ -24,8 +27,8 @@ class RaidUser(msgspec.Struct, rename={"class_": "class"}):
 
 class RaidBoss(msgspec.Struct):
     name: str
-    item_level: int
-    endTime: int
+    item_level: Int32
+    endTime: Int32
 
 
 class RaidEvent(msgspec.Struct):
@@ -34,30 +37,35 @@ class RaidEvent(msgspec.Struct):
     gametime: str
     Boss: RaidBoss
     method: str
-    success: int = 0
-    status: int = 0
-    x: int = 0
-    y: int = 0
+    success: Int32 = 0
+    status: Int32 = 0
+    x: Coordinate = 0
+    y: Coordinate = 0
     User: RaidUser | None = None
     datetime: str | None = None
     inputkey: str | None = None
     inpukey: str | None = None
     """Legacy spelling of `inputkey` (R1)."""
     result: str | None = None
-    survivors: int | None = None
+    survivors: Int32 | None = None
 
 
 def game_seconds(gametime: str) -> int:
-    """`M:S` elapsed time (minutes unpadded and unbounded) as seconds."""
-    minutes, _, seconds = gametime.partition(":")
-    return int(minutes) * 60 + int(seconds)
+    """`M:S` elapsed time as seconds; ValueError unless it is what the ETL reads as one."""
+    match = _GAMETIME.fullmatch(gametime)
+    if match is None:
+        raise ValueError(f"gametime {gametime!r} is not M:S")
+    return int(match[1]) * 60 + int(match[2])
 
 
 def _event_time(event: RaidEvent) -> str | None:
     if event.datetime is not None:
         return event.datetime
     start = _dt.datetime.fromisoformat(event.startTime.removesuffix("Z"))
-    moment = start + _dt.timedelta(seconds=game_seconds(event.gametime))
+    try:
+        moment = start + _dt.timedelta(seconds=game_seconds(event.gametime))
+    except OverflowError:
+        raise ValueError(f"startTime {event.startTime!r} plus gametime is past year 9999") from None
     suffix = "Z" if event.startTime.endswith("Z") else ""
     return moment.isoformat(timespec="milliseconds") + suffix
 
@@ -85,4 +93,5 @@ DATASET = Dataset(
     key_field="sessionID",
     description="Lost Ark raid log: player actions, deaths, clears and room results",
     check=_check,
+    iso_leaves=(("startTime", "timestamp"),),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from bdp.datasets.base import Dataset
+from bdp.datasets.base import Dataset, Int32
 
 
 class WebEvent(msgspec.Struct):
@@ -12,8 +12,8 @@ class WebEvent(msgspec.Struct):
     datetime: str
     method: str
     url: str
-    responseCode: int
-    responseTime: int
+    responseCode: Int32
+    responseTime: Int32
     sessionID: str
 
 

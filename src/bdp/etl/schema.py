@@ -1,10 +1,12 @@
-"""The raw schema an engine reads a dataset with: every leaf a string.
+"""The raw schema an engine reads a dataset with, and the type each leaf is cast to.
 
 Raw records arrive in two wire forms (typed JSON and the reference's all-strings
-form), so reading leaves as strings and casting in the transform is the one way to
-accept both. The shape comes from the dataset's msgspec Struct, so legacy alias
-fields (`inpukey`, `User.offset_time`) are read too. Engines render this tree in
-their own type syntax.
+form), so engines read every leaf as a string and transforms cast it: reading leaves
+as strings is the one way to accept both. The shape comes from the dataset's msgspec
+Struct, so legacy alias fields (`inpukey`, `User.offset_time`) are read too; so does
+each leaf's type (`RawField.sql_type`): an integer is an INTEGER or a BIGINT as its
+declared range needs, the range the stream job already held it to, so the cast
+cannot fail. Engines render this tree in their own type syntax.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from dataclasses import dataclass
 import msgspec
 
 from bdp.datasets import Dataset
+from bdp.datasets.base import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN
 
-__all__ = ["RawField", "raw_fields"]
+__all__ = ["RawField", "leaf_type", "raw_fields"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,9 @@ class RawField:
 
     name: str
     children: tuple[RawField, ...] = ()
+    sql_type: str = "string"
+    """What the leaf holds, as a Spark SQL type name: `string`, `int`, `bigint` or
+    `boolean`."""
 
     @property
     def nested(self) -> bool:
@@ -36,14 +42,41 @@ def raw_fields(dataset: Dataset) -> tuple[RawField, ...]:
     return _fields(info)
 
 
+def leaf_type(dataset: Dataset, path: str) -> str:
+    """The declared type of the leaf at a dotted `path` (`Boss.item_level`)."""
+    fields = raw_fields(dataset)
+    *parents, name = path.split(".")
+    for parent in parents:
+        fields = next(f.children for f in fields if f.name == parent)
+    return next(f.sql_type for f in fields if f.name == name)
+
+
 def _fields(info: msgspec.inspect.StructType) -> tuple[RawField, ...]:
-    return tuple(RawField(field.encode_name, _children(field.type)) for field in info.fields)
+    return tuple(
+        RawField(field.encode_name, _children(field.type), _sql_type(field.type))
+        for field in info.fields
+    )
+
+
+def _members(kind: msgspec.inspect.Type) -> tuple[msgspec.inspect.Type, ...]:
+    # An optional value (`User: RaidUser | None`) is still that value on the wire.
+    return kind.types if isinstance(kind, msgspec.inspect.UnionType) else (kind,)
 
 
 def _children(kind: msgspec.inspect.Type) -> tuple[RawField, ...]:
-    # An optional object (`User: RaidUser | None`) is still an object on the wire.
-    members = kind.types if isinstance(kind, msgspec.inspect.UnionType) else (kind,)
-    for member in members:
+    for member in _members(kind):
         if isinstance(member, msgspec.inspect.StructType):
             return _fields(member)
     return ()
+
+
+def _sql_type(kind: msgspec.inspect.Type) -> str:
+    for member in _members(kind):
+        if isinstance(member, msgspec.inspect.BoolType):
+            return "boolean"
+        if isinstance(member, msgspec.inspect.IntType):
+            low, high = member.ge, member.le
+            if low is None or high is None or low < INT64_MIN or high > INT64_MAX:
+                raise TypeError(f"integer field with range [{low}, {high}]: no ETL type")
+            return "int" if low >= INT32_MIN and high <= INT32_MAX else "bigint"
+    return "string"

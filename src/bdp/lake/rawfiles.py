@@ -143,7 +143,8 @@ def quarantine_line(
     return orjson.dumps(
         {
             "reason": reason,
-            "detail": detail,
+            # Error text can quote a record's broken text; JSON cannot hold a lone surrogate.
+            "detail": detail.encode("utf-8", "backslashreplace").decode("utf-8"),
             "topic": topic,
             "partition": partition,
             "offset": offset,

@@ -72,8 +72,13 @@ class Lander:
         first, last = batch.first_offset, batch.last_offset
         topic, partition = dataset.topic, batch.partition
         self.checkpoints.save(topic, partition, Checkpoint(first, (first, last)))
+        stream = self.settings.stream
         checked = validate_batch(
-            dataset, batch.values, self.settings.stream.max_record_bytes, self.settings.tz
+            dataset,
+            batch.values,
+            stream.max_record_bytes,
+            self.settings.tz,
+            stream.max_nesting_depth,
         )
         files = BatchFiles(dataset.name, partition, first, last, len(batch), self.compression)
         outcome = DatasetStats(read=len(batch), landed=len(checked.valid))

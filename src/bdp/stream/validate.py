@@ -1,10 +1,16 @@
 """Sort a batch of raw records into valid ones (with their event date) and rejects.
 
 Checks run cheapest first and each rejection has its own reason, so a quarantine count
-says what went wrong: empty, too large, not UTF-8, not JSON, a required field missing,
-a value of the wrong type, a value outside the dataset's rules, an unreadable event
-time. Event times are parsed for the whole batch at once; only a batch holding a bad
-timestamp falls back to record-by-record parsing.
+says what went wrong: empty, too large, not UTF-8, nested too deep, not JSON, a required
+field missing, a value of the wrong type, an integer outside its column's range, a key
+repeated in one object, a value outside the dataset's rules, an unreadable event time.
+What passes is what the ETL loads: the raw schema that the decoder checks is the one
+the ETL types its columns from. Event times are parsed for the whole batch at once; only
+a batch holding a bad timestamp falls back to record-by-record parsing.
+
+No record can stop the batch: if checking it raises anything unforeseen (a bug, a
+resource running out on one huge record), the batch is checked record by record and
+each record that still cannot be checked is rejected as `unprocessable`, with the error.
 """
 
 from __future__ import annotations
@@ -16,26 +22,41 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from bdp.config import StreamSettings
 from bdp.datasets import Dataset
+from bdp.stream.structure import Joined, duplicate_keys, too_deep
+from bdp.stream.times import event_dates, iso_event_times, real_iso_leaves
 
-__all__ = ["REASONS", "Rejection", "Validated", "validate_batch"]
+__all__ = [
+    "DEFAULT_MAX_NESTING_DEPTH",
+    "REASONS",
+    "Rejection",
+    "Validated",
+    "event_dates",
+    "validate_batch",
+]
 
 REASONS = (
     "empty",
     "too_large",
     "not_utf8",
+    "too_deep",
     "invalid_json",
     "missing_field",
     "wrong_type",
+    "out_of_range",
+    "duplicate_key",
     "invalid_value",
     "bad_timestamp",
+    "unprocessable",
 )
 
+DEFAULT_MAX_NESTING_DEPTH: int = StreamSettings.model_fields["max_nesting_depth"].default
+"""Deepest nesting of arrays and objects a record may have (`[stream] max_nesting_depth`)."""
+
 _MISSING = re.compile(r"missing required field")
-_ZONED = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+_OUT_OF_RANGE = re.compile(r"^Expected `int` [<>]=")
 
 
 @dataclass(frozen=True)
@@ -55,12 +76,53 @@ class Validated:
 
 
 def validate_batch(
-    dataset: Dataset, values: list[bytes], max_record_bytes: int, tz: ZoneInfo
+    dataset: Dataset,
+    values: list[bytes],
+    max_record_bytes: int,
+    tz: ZoneInfo,
+    max_nesting_depth: int = DEFAULT_MAX_NESTING_DEPTH,
+) -> Validated:
+    try:
+        return _validate(dataset, values, max_record_bytes, tz, max_nesting_depth)
+    except Exception:
+        return _one_by_one(dataset, values, max_record_bytes, tz, max_nesting_depth)
+
+
+def _one_by_one(
+    dataset: Dataset, values: list[bytes], max_record_bytes: int, tz: ZoneInfo, depth: int
+) -> Validated:
+    """The batch checked record by record: a record whose check fails is rejected."""
+    result = Validated()
+    dates = []
+    for index, value in enumerate(values):
+        try:
+            alone = _validate(dataset, [value], max_record_bytes, tz, depth)
+        except Exception as exc:
+            detail = f"checking the record failed: {type(exc).__name__}: {exc}"
+            result.rejected.append(Rejection(index, "unprocessable", detail[:1000]))
+            continue
+        if alone.valid:
+            result.valid.append(index)
+            dates.append(alone.dates[0])
+        result.rejected.extend(Rejection(index, r.reason, r.detail) for r in alone.rejected)
+    result.dates = np.array(dates, dtype="datetime64[D]")
+    return result
+
+
+def _validate(
+    dataset: Dataset, values: list[bytes], max_record_bytes: int, tz: ZoneInfo, depth: int
 ) -> Validated:
     rejected: list[Rejection] = []
-    candidates = _screen(values, max_record_bytes, rejected)
+    candidates, joined = _screen(values, max_record_bytes, rejected)
+    candidates = _shallow(values, candidates, joined, depth, rejected)
     indexes, records = _decode(dataset, values, candidates, rejected)
+    whole = joined if len(indexes) == len(values) else None
+    indexes, records = _unique_keys(dataset, values, indexes, records, whole, rejected)
+    bad_times: list[tuple[int, str]] = []
+    indexes, records = real_iso_leaves(dataset, indexes, records, bad_times)
     indexes, times = _apply_rules(dataset, indexes, records, rejected)
+    indexes, times = iso_event_times(indexes, times, bad_times)
+    rejected.extend(Rejection(index, "bad_timestamp", detail) for index, detail in bad_times)
     dates, bad = event_dates(times, tz)
     if bad:
         keep = np.ones(len(times), dtype=bool)
@@ -75,16 +137,20 @@ def validate_batch(
     return Validated(indexes, dates, rejected)
 
 
-def _screen(values: list[bytes], max_record_bytes: int, rejected: list[Rejection]) -> list[int]:
-    """Indexes that pass the byte-level checks (empty, size, UTF-8), found in bulk."""
+def _screen(
+    values: list[bytes], max_record_bytes: int, rejected: list[Rejection]
+) -> tuple[list[int], Joined]:
+    """Indexes that pass the byte-level checks (empty, size, UTF-8), found in bulk, and
+    the records joined by newlines."""
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
     # Only short records can be blank; only long ones too large.
     suspects = np.flatnonzero((lengths > max_record_bytes) | (lengths <= 16))
     # A newline cannot complete a multi-byte sequence, so the join is valid only if each
     # record is: one C-speed check for the common case.
-    all_utf8 = _is_utf8(b"\n".join(values))
+    joined = Joined.of(values, b"\n".join(values), lengths)
+    all_utf8 = _is_utf8(joined.data)
     if not len(suspects) and all_utf8:
-        return list(range(len(values)))
+        return list(range(len(values))), joined
     passed = []
     suspect_set = set(suspects.tolist())
     for index, value in enumerate(values):
@@ -100,13 +166,40 @@ def _screen(values: list[bytes], max_record_bytes: int, rejected: list[Rejection
             rejected.append(Rejection(index, "not_utf8", "record is not valid UTF-8"))
             continue
         passed.append(index)
-    return passed
+    return passed, joined
+
+
+def _shallow(
+    values: list[bytes],
+    candidates: list[int],
+    joined: Joined,
+    limit: int,
+    rejected: list[Rejection],
+) -> list[int]:
+    """Candidates nested no deeper than `limit`: decoders recurse, and so do the ETL's
+    JSON readers, each with a limit of its own."""
+    if len(candidates) == len(values):
+        deep = too_deep(values, limit, joined)
+    else:
+        deep = too_deep([values[i] for i in candidates], limit)
+    if not deep:
+        return candidates
+    for position, depth in deep:
+        detail = f"record nests {depth} arrays and objects deep; the limit is {limit}"
+        rejected.append(Rejection(candidates[position], "too_deep", detail))
+    dropped = {position for position, _ in deep}
+    return [index for position, index in enumerate(candidates) if position not in dropped]
 
 
 def _decode(
     dataset: Dataset, values: list[bytes], candidates: list[int], rejected: list[Rejection]
 ) -> tuple[list[int], list[msgspec.Struct]]:
     decode = dataset.decoder().decode
+    chosen = values if len(candidates) == len(values) else [values[i] for i in candidates]
+    try:  # the common case, every record good: no Python step per record
+        return list(candidates), list(map(decode, chosen))
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass  # some record is not: find each one
     indexes: list[int] = []
     records: list[msgspec.Struct] = []
     for index in candidates:
@@ -114,7 +207,12 @@ def _decode(
             records.append(decode(values[index]))
         except msgspec.ValidationError as exc:
             message = str(exc)
-            reason = "missing_field" if _MISSING.search(message) else "wrong_type"
+            if _MISSING.search(message):
+                reason = "missing_field"
+            elif _OUT_OF_RANGE.search(message):
+                reason = "out_of_range"
+            else:
+                reason = "wrong_type"
             rejected.append(Rejection(index, reason, message))
             continue
         except msgspec.DecodeError as exc:
@@ -124,13 +222,35 @@ def _decode(
     return indexes, records
 
 
+def _unique_keys(
+    dataset: Dataset,
+    values: list[bytes],
+    indexes: list[int],
+    records: list,
+    joined: Joined | None,
+    rejected: list[Rejection],
+) -> tuple[list[int], list]:
+    """Decoded records whose objects name each key once: readers disagree on which of
+    two values wins (the decoder takes the last, DuckDB refuses the record)."""
+    chosen = values if joined is not None else [values[i] for i in indexes]
+    repeats = duplicate_keys(chosen, dataset.keys, joined)
+    if not repeats:
+        return indexes, records
+    for position, key in repeats:
+        detail = f"key {key!r} appears more than once in one object"
+        rejected.append(Rejection(indexes[position], "duplicate_key", detail))
+    dropped = {position for position, _ in repeats}
+    kept = [i for i in range(len(indexes)) if i not in dropped]
+    return [indexes[i] for i in kept], [records[i] for i in kept]
+
+
 def _apply_rules(
     dataset: Dataset, indexes: list[int], records: list[msgspec.Struct], rejected: list[Rejection]
 ) -> tuple[list[int], list[str]]:
     """The dataset's own rules, then the event time text of each record that passes."""
     if dataset.check is not None:
         problems = list(map(dataset.check, records))
-        if any(problem is not None for problem in problems):
+        if problems.count(None) != len(problems):
             keep = [problem is None for problem in problems]
             rejected.extend(
                 Rejection(index, "invalid_value", problem)
@@ -167,57 +287,3 @@ def _is_utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def event_dates(times: list[str], tz: ZoneInfo) -> tuple[np.ndarray, list[int]]:
-    """Calendar date in `tz` of each ISO-8601 time, and the positions that did not parse.
-
-    Times with a zone (`Z` or an offset) are absolute; zone-less ones are local to `tz`.
-    """
-    if not times:
-        return np.empty(0, dtype="datetime64[D]"), []
-    try:  # the common case: every time carries its zone
-        return _to_local_dates(pa.array(times, pa.string()), tz, zoned=True), []
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    dates = np.empty(len(times), dtype="datetime64[D]")
-    zoned = [bool(_ZONED.search(text)) for text in times]
-    bad: list[int] = []
-    for want_zone in (True, False):
-        positions = [i for i, flag in enumerate(zoned) if flag is want_zone]
-        if not positions:
-            continue
-        parsed, failed = _parse_group([times[i] for i in positions], tz, want_zone)
-        dates[positions] = parsed
-        bad.extend(positions[i] for i in failed)
-    return dates, sorted(bad)
-
-
-def _parse_group(texts: list[str], tz: ZoneInfo, zoned: bool) -> tuple[np.ndarray, list[int]]:
-    try:
-        return _to_local_dates(pa.array(texts, pa.string()), tz, zoned), []
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    dates = np.zeros(len(texts), dtype="datetime64[D]")
-    failed = []
-    for i, text in enumerate(texts):
-        try:
-            dates[i] = _to_local_dates(pa.array([text], pa.string()), tz, zoned)[0]
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            failed.append(i)
-    return dates, failed
-
-
-def _to_local_dates(texts: pa.Array, tz: ZoneInfo, zoned: bool) -> np.ndarray:
-    if zoned:
-        instants = pc.cast(texts, pa.timestamp("ns", "UTC"))
-    else:
-        instants = pc.assume_timezone(
-            pc.cast(texts, pa.timestamp("ns")),
-            str(tz),
-            ambiguous="earliest",
-            nonexistent="earliest",
-        )
-    local = pc.local_timestamp(pc.cast(instants, pa.timestamp("ns", str(tz))))
-    dates: np.ndarray = pc.cast(local, pa.date32()).to_numpy(zero_copy_only=False)
-    return dates.astype("datetime64[D]")

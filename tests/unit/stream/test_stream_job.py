@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from pathlib import Path
 
 import orjson
@@ -10,6 +11,7 @@ import pytest
 
 from bdp.bus import open_bus
 from bdp.config import Settings, load_settings
+from bdp.datasets import DATASETS
 from bdp.lake import open_lake
 from bdp.lake.rawfiles import decode_lines
 from bdp.stream.checkpoint import Checkpoint, CheckpointStore
@@ -158,3 +160,88 @@ def test_each_batch_records_its_files_counts_and_sizes(settings: Settings) -> No
         assert record["bytes"] == files[path].size
         assert record["records"] == len(decode_lines(lake.read(path), path))
     assert len([p for p in recorded if p.startswith("quarantine/")]) == 1
+
+
+HOTEL = (
+    '{"id":"h%d","ip":"192.168.0.1","datetime":"2024-04-16T01:00:00.000Z","account":"a",'
+    '"method":"/","status":0,"gender":"female","age":"20-29"}'
+)
+
+
+def land_web_and_hotel(settings: Settings, web_values: list[bytes]) -> dict:
+    """Land weblogs records and, behind them, three hotellogs records."""
+    produce(settings, web_values)
+    with open_bus(settings) as bus, bus.producer() as producer:
+        bus.create_topic("hotellogs")
+        producer.send_batch("hotellogs", [(HOTEL % i).encode() for i in range(3)], [b"a"] * 3)
+    with open_bus(settings) as bus:
+        job = EmbeddedStreamJob(settings, open_lake(settings), ["weblogs", "hotellogs"], bus=bus)
+        return job.run(until_idle=True)
+
+
+def quarantined(settings: Settings, dataset: str) -> list[dict]:
+    days = landed(settings, "quarantine", dataset).values()
+    return [orjson.loads(line) for lines in days for line in lines]
+
+
+def no_batch_pending(settings: Settings, dataset: str) -> bool:
+    store = CheckpointStore(open_lake(settings), "stream")
+    with open_bus(settings) as bus:
+        ends = bus.end_offsets(dataset)
+    checkpoints = {p: store.load(dataset, p) for p in ends}
+    # A partition that never had a record has no checkpoint yet.
+    return all(
+        checkpoints[p].pending is None and (checkpoints[p].next_offset or 0) == end
+        for p, end in ends.items()
+    )
+
+
+def test_a_record_nested_a_thousand_deep_is_quarantined_and_landing_goes_on(
+    settings: Settings,
+) -> None:
+    good = [web(i, "2024-04-16T01:00:00.000Z") for i in range(6)]
+    deep = good[0][:-1] + b',"x":' + b"[" * 1000 + b"]" * 1000 + b"}"
+    stats = land_web_and_hotel(settings, [*good[:3], deep, *good[3:]])
+    assert (stats["weblogs"].landed, stats["weblogs"].quarantined) == (6, 1)
+    [record] = quarantined(settings, "weblogs")
+    assert record["reason"] == "too_deep" and base64.b64decode(record["value_b64"]) == deep
+    assert sorted(landed(settings, "raw", "weblogs")["2024-04-16"]) == sorted(good)
+    assert stats["hotellogs"].landed == 3
+    assert no_batch_pending(settings, "weblogs") and no_batch_pending(settings, "hotellogs")
+
+
+def test_a_check_that_fails_on_a_record_does_not_stop_the_job(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def check(event):
+        if event.url == "/boom":
+            raise MemoryError("one record too many")
+        return None
+
+    weblogs = dataclasses.replace(DATASETS["weblogs"], check=check)
+    monkeypatch.setitem(DATASETS, "weblogs", weblogs)
+    good = [web(i, "2024-04-16T01:00:00.000Z") for i in range(4)]
+    boom = good[0].replace(b'"url":"/"', b'"url":"/boom"')
+    stats = land_web_and_hotel(settings, [*good[:2], boom, *good[2:]])
+    assert (stats["weblogs"].landed, stats["weblogs"].quarantined) == (4, 1)
+    [record] = quarantined(settings, "weblogs")
+    assert record["reason"] == "unprocessable"
+    assert "MemoryError: one record too many" in record["detail"]
+    assert stats["hotellogs"].landed == 3
+    assert no_batch_pending(settings, "weblogs") and no_batch_pending(settings, "hotellogs")
+
+
+def test_values_the_etl_could_not_load_are_quarantined_at_landing(settings: Settings) -> None:
+    good = web(0, "2024-04-16T01:00:00.000Z")
+    huge = good.replace(b'"responseCode":200', b'"responseCode":3000000000')
+    twice = good.replace(b'"method":"GET"', b'"method":"GET","method":"PUT"')
+    stats = land_web_and_hotel(settings, [good, huge, twice])["weblogs"]
+    assert (stats.landed, dict(stats.reasons)) == (1, {"out_of_range": 1, "duplicate_key": 1})
+    assert landed(settings, "raw", "weblogs") == {"2024-04-16": [good]}
+
+
+def test_a_detail_quoting_broken_text_is_kept_in_quarantine() -> None:
+    from bdp.lake.rawfiles import quarantine_line
+
+    line = quarantine_line("unprocessable", "bad \ud800 text", "weblogs", 0, 7, 0, b"\xff")
+    assert orjson.loads(line)["detail"] == "bad \\ud800 text"

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bdp.datasets.adlogs import DATASET as SOURCE
 from bdp.etl.engine.base import DataFrame, Engine
-from bdp.etl.transforms.base import ISO_DATE, TransformOptions, event_timestamp
+from bdp.etl.transforms.base import ISO_DATE, TransformOptions, declared, event_timestamp
 
 __all__ = ["ANALYSIS_COLUMNS", "EVENTS_TABLE", "TABLES", "build", "typed"]
 
@@ -90,20 +91,21 @@ def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFram
         F.col("Ad.ad_name").alias("ad_name"),
         F.col("Ad.ad_explain").alias("ad_explain"),
         F.col("Ad.genre").alias("genre"),
-        F.col("Ad.viewing_time").cast("int").alias("viewing_time"),
-        F.col("Ad.click_count").cast("int").alias("click_count"),
+        # Running totals are never negative: their differences below stay INTEGERs.
+        declared(F, SOURCE, "Ad.viewing_time").alias("viewing_time"),
+        declared(F, SOURCE, "Ad.click_count").alias("click_count"),
         _date(F, "Ad.start_time").alias("start_time"),
         _date(F, "Ad.end_time").alias("end_time"),
         F.col("User.account").alias("account"),
         F.col("User.gender").alias("gender"),
-        F.col("User.age").cast("int").alias("age"),
-        F.col("User.click").cast("boolean").alias("click"),
-        F.col("User.view").cast("boolean").alias("view"),
-        F.col("User.total_time").cast("int").alias("total_time"),
+        declared(F, SOURCE, "User.age").alias("age"),
+        declared(F, SOURCE, "User.click").alias("click"),
+        declared(F, SOURCE, "User.view").alias("view"),
+        declared(F, SOURCE, "User.total_time").alias("total_time"),
         event_timestamp(F, moment, options.timezone).alias("datetime"),
         F.col("event").alias("reported_event"),
-        F.col("delta.viewing_time").cast("int").alias("reported_viewing_delta"),
-        F.col("delta.click_count").cast("int").alias("reported_click_delta"),
+        declared(F, SOURCE, "delta.viewing_time").alias("reported_viewing_delta"),
+        declared(F, SOURCE, "delta.click_count").alias("reported_click_delta"),
     )
 
 

@@ -13,12 +13,17 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeAlias
 
+from bdp.datasets import Dataset
+from bdp.datasets.base import ISO_DATE, ISO_TIMESTAMP, MINUTES_SECONDS
+from bdp.etl.schema import leaf_type
+
 __all__ = [
     "ISO_DATE",
     "ISO_TIMESTAMP",
     "MINUTES_SECONDS",
     "Column",
     "TransformOptions",
+    "declared",
     "elapsed_seconds",
     "event_timestamp",
     "guarded_timestamp",
@@ -27,14 +32,6 @@ __all__ = [
 
 Column: TypeAlias = Any
 """A PySpark-API column expression of the engine in use."""
-
-MINUTES_SECONDS = r"^(\d{1,7}):(\d{1,2})$"
-"""`M:S` elapsed game time: unpadded, unbounded minutes (SCENARIOS conventions)."""
-
-ISO_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$"
-"""ISO-8601 date-time as both engines parse it, including Java's seconds-less form."""
-
-ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 _ZONE_OFFSET = r"[+-]\d{2}:?\d{2}$"
 
@@ -48,8 +45,26 @@ class TransformOptions:
     """Champions labelled 1 in the game training table (lowercase)."""
 
 
+def declared(F: ModuleType, dataset: Dataset, path: str) -> Column:
+    """The raw leaf at `path` cast to the type its raw schema declares. The stream job
+    lands only values that type holds, so this cannot fail on a landed record."""
+    text, kind = F.col(path), leaf_type(dataset, path)
+    if kind not in ("int", "bigint"):
+        return text.cast(kind)
+    # A whole number may come as `3.0` or `1e3` (DuckDB renders `1e3` as "1000.0"),
+    # which Spark casts to an integer only by way of a double.
+    spelled_as_float = text.contains(".") | text.contains("e") | text.contains("E")
+    return F.when(spelled_as_float, text.cast("double").cast(kind)).otherwise(text.cast(kind))
+
+
 def event_timestamp(F: ModuleType, text: Column, timezone: str) -> Column:
     """A UTC timestamp from ISO text; text without a zone is local time in `timezone`."""
+    # Spark refuses a zone after minutes without seconds (`2024-04-16T09:00Z`, Java's
+    # OffsetDateTime form): give it the seconds. The 17th character of any other form
+    # is the colon before the seconds, or there is none.
+    zone_after_minutes = F.substring(text, 17, 1).isin("Z", "+", "-")
+    with_seconds = F.concat(F.substring(text, 1, 16), F.lit(":00"), F.substring(text, 17, 7))
+    text = F.when(zone_after_minutes, with_seconds).otherwise(text)
     if timezone == "UTC":
         return F.to_timestamp(text)
     local = F.convert_timezone(F.lit(timezone), F.lit("UTC"), F.to_timestamp_ntz(text))
@@ -61,7 +76,8 @@ def event_timestamp(F: ModuleType, text: Column, timezone: str) -> Column:
 
 
 def guarded_timestamp(F: ModuleType, text: Column, timezone: str) -> Column:
-    """`event_timestamp` for a field the raw schema does not check: NULL unless ISO."""
+    """`event_timestamp` for a text leaf that need not be a time: NULL unless it has the
+    ISO form, which the stream job holds to a real time (`Dataset.iso_leaves`)."""
     return F.when(text.rlike(ISO_TIMESTAMP), event_timestamp(F, text, timezone))
 
 

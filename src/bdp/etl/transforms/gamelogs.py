@@ -9,9 +9,11 @@ computed from each player's previous event of the day.
 
 from __future__ import annotations
 
+from bdp.datasets.gamelogs import DATASET as SOURCE
 from bdp.etl.engine.base import DataFrame, Engine
 from bdp.etl.transforms.base import (
     TransformOptions,
+    declared,
     elapsed_seconds,
     event_timestamp,
     guarded_timestamp,
@@ -82,11 +84,12 @@ def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFram
     key, method = F.col("inputkey"), F.col("method")
     # A legacy non-Viktor /wait carries key "0", which is "no key" rather than a key.
     no_key = key.isNull() | (key == NO_KEY) | ((key == "0") & (method == "/wait"))
-    x, y = F.col("x").cast("int"), F.col("y").cast("int")
+    # The raw schema bounds coordinates so that x + y cannot overflow an INTEGER.
+    x, y = declared(F, SOURCE, "x"), declared(F, SOURCE, "y")
     return raw.select(
         F.col("roomID"),
         guarded_timestamp(F, F.col("createRoomDate"), options.timezone).alias("createRoomDate"),
-        F.col("id").cast("long").alias("id"),
+        declared(F, SOURCE, "id").alias("id"),
         F.col("ip"),
         F.col("account"),
         F.col("champion"),
@@ -98,8 +101,8 @@ def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFram
         y.alias("y"),
         (x + y).alias("xy"),
         F.when(~no_key, key).alias("inputkey"),
-        F.col("status").cast("int").alias("status"),
-        F.col("deathCount").cast("int").alias("deathCount"),
+        declared(F, SOURCE, "status").alias("status"),
+        declared(F, SOURCE, "deathCount").alias("deathCount"),
         F.when(method.isin(*BUY_METHODS), 1).otherwise(0).cast("int").alias("buy_item"),
     )
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bdp.datasets.hotellogs import DATASET as SOURCE
 from bdp.etl.engine.base import DataFrame, Engine
-from bdp.etl.transforms.base import TransformOptions, event_timestamp, int_or_null
+from bdp.etl.transforms.base import TransformOptions, declared, event_timestamp, int_or_null
 
 __all__ = ["ANALYSIS_COLUMNS", "EVENTS_TABLE", "GENDER_DAILY_COLUMNS", "TABLES", "build", "typed"]
 
@@ -67,7 +68,7 @@ def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFram
         F.col("gender"),
         F.col("age"),
         method.alias("method"),
-        F.col("status").cast("int").alias("status"),
+        declared(F, SOURCE, "status").alias("status"),
     )
     method = F.col("method")
     return events.select(

@@ -12,8 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from bdp.datasets.lostarklogs import DATASET as SOURCE
 from bdp.etl.engine.base import DataFrame, Engine
-from bdp.etl.transforms.base import TransformOptions, elapsed_seconds, event_timestamp
+from bdp.etl.schema import leaf_type
+from bdp.etl.transforms.base import (
+    TransformOptions,
+    declared,
+    elapsed_seconds,
+    event_timestamp,
+    guarded_timestamp,
+)
 
 __all__ = [
     "ANALYSIS_COLUMNS",
@@ -82,11 +90,12 @@ def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFram
     whose times the collector checks; a room result's are NULL."""
     F = engine.functions
     player = F.col("method") != RAID_RESULT
-    start = F.when(player, event_timestamp(F, F.col("startTime"), options.timezone))
+    start = F.when(player, guarded_timestamp(F, F.col("startTime"), options.timezone))
     seconds = elapsed_seconds(F, F.col("gametime"))
     # Legacy records have no event time; the reference reconstructs it this way.
     reconstructed = start + F.expr("INTERVAL 1 SECOND") * seconds
     moment = F.when(player, event_timestamp(F, F.col("datetime"), options.timezone))
+    # The raw schema bounds coordinates so that x + y cannot overflow an INTEGER.
     x, y = _int(F, "x"), _int(F, "y")
     return raw.select(
         F.col("sessionID"),
@@ -97,8 +106,8 @@ def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFram
         _int(F, "success").alias("success"),
         _int(F, "status").alias("status"),
         F.col("Boss.name").alias("Boss_name"),
-        F.col("Boss.item_level").cast("int").alias("Boss_item_level"),
-        F.col("Boss.endTime").cast("int").alias("Boss_endTime"),
+        declared(F, SOURCE, "Boss.item_level").alias("Boss_item_level"),
+        declared(F, SOURCE, "Boss.endTime").alias("Boss_endTime"),
         F.col("User.account").alias("User_account"),
         F.col("User.class").alias("User_class"),
         F.col("User.ip").alias("User_ip"),
@@ -123,7 +132,7 @@ def build(events: DataFrame, engine: Engine, options: TransformOptions) -> dict[
 
 def _int(F: Any, name: str) -> Any:
     # The raw schema gives absent counters the value 0; read them the same way.
-    return F.coalesce(F.col(name), F.lit("0")).cast("int")
+    return F.coalesce(declared(F, SOURCE, name), F.lit(0).cast(leaf_type(SOURCE, name)))
 
 
 def _room_results(events: DataFrame, F: Any) -> DataFrame:

@@ -7,8 +7,9 @@ are exact, interpolated linearly between the two nearest values — what Spark's
 
 from __future__ import annotations
 
+from bdp.datasets.weblogs import DATASET as SOURCE
 from bdp.etl.engine.base import DataFrame, Engine
-from bdp.etl.transforms.base import TransformOptions, event_timestamp
+from bdp.etl.transforms.base import TransformOptions, declared, event_timestamp
 
 __all__ = [
     "ACCESS_COLUMNS",
@@ -45,14 +46,14 @@ URL_DAILY_COLUMNS = ("url", "requests", "errors", "error_rate", "p50_ms", "p95_m
 def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFrame:
     """One typed request per raw record: the access log's columns."""
     F = engine.functions
-    code = F.col("responseCode").cast("int")
+    code = declared(F, SOURCE, "responseCode")
     return raw.select(
         F.col("ip"),
         event_timestamp(F, F.col("datetime"), options.timezone).alias("datetime"),
         F.col("method"),
         F.col("url"),
         code.alias("responseCode"),
-        F.col("responseTime").cast("int").alias("responseTime"),
+        declared(F, SOURCE, "responseTime").alias("responseTime"),
         F.col("sessionID"),
         (code >= ERROR_STATUS).alias("is_error"),
     )

@@ -1,0 +1,140 @@
+"""Event times and other time leaves: which parse, and the date of each in the platform zone.
+
+A time passes only in the ISO-8601 form both ETL engines parse (`ISO_TIMESTAMP`), and
+only if it is a real one: Arrow parses it (in bulk), and refuses what the engines refuse
+too (`2024-02-30`, `24:00`, a second 60).
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from bdp.datasets import Dataset
+from bdp.datasets.base import ISO_DATE, ISO_TIMESTAMP
+
+__all__ = ["event_dates", "iso_event_times", "real_iso_leaves"]
+
+_UTC = ZoneInfo("UTC")
+_ZONED = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
+
+
+def iso_event_times(
+    indexes: list[int], times: list[str], rejected: list[tuple[int, str]]
+) -> tuple[list[int], list[str]]:
+    """Event times in the ISO-8601 form both ETL engines parse (a date alone, or an
+    hour without minutes, parses here but not there)."""
+    if not times:
+        return indexes, times
+    matches = pc.match_substring_regex(pa.array(times, pa.string()), ISO_TIMESTAMP)
+    ok = matches.to_numpy(zero_copy_only=False)
+    if ok.all():
+        return indexes, times
+    for position in np.flatnonzero(~ok).tolist():
+        detail = f"event time {times[position]!r} is not ISO-8601 date and time"
+        rejected.append((indexes[position], detail))
+    return (
+        [index for index, good in zip(indexes, ok, strict=True) if good],
+        [text for text, good in zip(times, ok, strict=True) if good],
+    )
+
+
+def real_iso_leaves(
+    dataset: Dataset, indexes: list[int], records: list, rejected: list[tuple[int, str]]
+) -> tuple[list[int], list]:
+    """Records whose ISO-looking time and date leaves are real ones (no `2024-02-30`,
+    no `24:00`): the ETL casts a leaf of that form, and a cast that fails fails the day."""
+    bad: dict[int, str] = {}
+    for path, kind in dataset.iso_leaves:
+        texts = list(map(operator.attrgetter(path), records))
+        for position in _unreal(texts, kind):
+            bad.setdefault(position, f"{path} {texts[position]!r} is not a real {kind}")
+    if not bad:
+        return indexes, records
+    rejected.extend((indexes[i], detail) for i, detail in bad.items())
+    kept = [i for i in range(len(indexes)) if i not in bad]
+    return [indexes[i] for i in kept], [records[i] for i in kept]
+
+
+def _unreal(texts: list[str | None], kind: str) -> list[int]:
+    """Positions of the texts in ISO form (`ISO_TIMESTAMP` or `ISO_DATE`) that do not
+    parse. Usually every text parses, which one cast over all of them shows."""
+    array = pa.array(texts, pa.string())
+    if kind == "date":
+        pattern, targets = ISO_DATE, [pa.date32()]
+    else:
+        pattern, targets = ISO_TIMESTAMP, [pa.timestamp("us", "UTC"), pa.timestamp("us")]
+    if any(_parses(array, target) for target in targets):
+        return []
+    shaped = pc.fill_null(pc.match_substring_regex(array, pattern), False)
+    return [
+        position
+        for position in np.flatnonzero(shaped.to_numpy(zero_copy_only=False)).tolist()
+        if not any(_parses(pa.array([texts[position]], pa.string()), t) for t in targets)
+    ]
+
+
+def _parses(array: pa.Array, target: pa.DataType) -> bool:
+    try:
+        pc.cast(array, target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def event_dates(times: list[str], tz: ZoneInfo) -> tuple[np.ndarray, list[int]]:
+    """Calendar date in `tz` of each ISO-8601 time, and the positions that did not parse.
+
+    Times with a zone (`Z` or an offset) are absolute; zone-less ones are local to `tz`.
+    """
+    if not times:
+        return np.empty(0, dtype="datetime64[D]"), []
+    try:  # the common case: every time carries its zone
+        return _to_local_dates(pa.array(times, pa.string()), tz, zoned=True), []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    dates = np.empty(len(times), dtype="datetime64[D]")
+    zoned = [bool(_ZONED.search(text)) for text in times]
+    bad: list[int] = []
+    for want_zone in (True, False):
+        positions = [i for i, flag in enumerate(zoned) if flag is want_zone]
+        if not positions:
+            continue
+        parsed, failed = _parse_group([times[i] for i in positions], tz, want_zone)
+        dates[positions] = parsed
+        bad.extend(positions[i] for i in failed)
+    return dates, sorted(bad)
+
+
+def _parse_group(texts: list[str], tz: ZoneInfo, zoned: bool) -> tuple[np.ndarray, list[int]]:
+    try:
+        return _to_local_dates(pa.array(texts, pa.string()), tz, zoned), []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    dates = np.zeros(len(texts), dtype="datetime64[D]")
+    failed = []
+    for i, text in enumerate(texts):
+        try:
+            dates[i] = _to_local_dates(pa.array([text], pa.string()), tz, zoned)[0]
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            failed.append(i)
+    return dates, failed
+
+
+def _to_local_dates(texts: pa.Array, tz: ZoneInfo, zoned: bool) -> np.ndarray:
+    if zoned:
+        instants = pc.cast(texts, pa.timestamp("ns", "UTC"))
+    else:
+        instants = pc.assume_timezone(
+            pc.cast(texts, pa.timestamp("ns")),
+            str(tz),
+            ambiguous="earliest",
+            nonexistent="earliest",
+        )
+    local = pc.local_timestamp(pc.cast(instants, pa.timestamp("ns", str(tz))))
+    return pc.cast(local, pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
