@@ -94,7 +94,9 @@ def run_etl(
     options = options or transform_options(settings)
     log = RunLog(settings.paths.state)
     started, clock = datetime.now(UTC), time.perf_counter()
-    fingerprint, raw_rows, tables, stages = "", 0, {}, {}
+    fingerprint, raw_rows = "", 0
+    tables: dict[str, int] = {}
+    stages: dict[str, float] = {}
     with ExitStack() as owned:
         try:
             lake = retrying(lake or open_lake(settings), retry or Retry(log=LOG))

@@ -193,9 +193,9 @@ class RunLog:
                 ).fetchall()
             )
         stale = [
-            day
+            dt
             for name, files in by_day.items()
-            if (day := _as_date(name)) is not None and done.get(name) != raw_fingerprint(files)
+            if (dt := _as_date(name)) is not None and done.get(name) != raw_fingerprint(files)
         ]
         return sorted(stale)
 
