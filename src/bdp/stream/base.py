@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,15 +21,20 @@ from bdp.config import Settings
 from bdp.datasets import Dataset, get_dataset
 from bdp.errors import BdpError, ConfigError
 from bdp.lake import Lake
+from bdp.logs import fields
 
 __all__ = [
     "GROUP",
+    "LOG",
     "BatchCallback",
     "DatasetStats",
     "StreamCapabilities",
     "StreamError",
     "StreamJob",
 ]
+
+LOG = logging.getLogger("bdp.stream")
+"""The stream jobs' logger: one line per batch and per stop, at INFO."""
 
 GROUP = "bdp-stream"
 """The consumer group every engine commits its progress to, so lag reads the same."""
@@ -89,7 +95,7 @@ class StreamJob(abc.ABC):
                 " (use bus.backend = 'kafka')"
             )
         if settings.stream.workers > 1 and not self.capabilities.parallel_workers:
-            logging.getLogger("bdp.stream").warning(
+            LOG.warning(
                 "stream.workers=%d is not used by stream engine %r, which spreads work itself",
                 settings.stream.workers,
                 self.name,
@@ -98,6 +104,24 @@ class StreamJob(abc.ABC):
         self.lake = lake
         self.datasets: list[Dataset] = [get_dataset(name) for name in datasets]
         self.stats: dict[str, DatasetStats] = {d.name: DatasetStats() for d in self.datasets}
+
+    def log_totals(self, began: float) -> None:
+        """One line per dataset with what this run did, when it stops (`began`: its
+        `time.perf_counter()` at the start)."""
+        seconds = time.perf_counter() - began
+        for name, stats in self.stats.items():
+            LOG.info(
+                "stopped %s",
+                fields(
+                    engine=self.name,
+                    dataset=name,
+                    read=stats.read,
+                    landed=stats.landed,
+                    quarantined=stats.quarantined,
+                    files=stats.files,
+                    seconds=seconds,
+                ),
+            )
 
     @abc.abstractmethod
     def run(

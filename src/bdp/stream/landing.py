@@ -30,13 +30,11 @@ from bdp.lake.rawfiles import quarantine_line
 from bdp.lake.retrying import retrying
 from bdp.logs import fields
 from bdp.retry import Backoff, Retry
-from bdp.stream.base import DatasetStats
+from bdp.stream.base import LOG, DatasetStats
 from bdp.stream.checkpoint import Checkpoint, CheckpointStore
 from bdp.stream.validate import Validated, validate_batch
 
 __all__ = ["LOG", "Lander", "lake_retry"]
-
-LOG = logging.getLogger("bdp.stream")
 
 
 def lake_retry(settings: Settings) -> Retry:

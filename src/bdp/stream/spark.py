@@ -148,19 +148,7 @@ class SparkStreamJob(StreamJob):
             if self._bus is not None:
                 self._bus.close()
             lease.release()
-        for name, stats in self.stats.items():
-            LOG.info(
-                "stopped %s",
-                fields(
-                    engine=self.name,
-                    dataset=name,
-                    read=stats.read,
-                    landed=stats.landed,
-                    quarantined=stats.quarantined,
-                    files=stats.files,
-                    seconds=time.perf_counter() - began,
-                ),
-            )
+        self.log_totals(began)
         return self.stats
 
     def _raise_failure(self, query: Any) -> None:

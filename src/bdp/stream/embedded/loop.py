@@ -140,19 +140,7 @@ class EmbeddedStreamJob(StreamJob):
                     stop.wait(self.settings.stream.poll_timeout_ms / 1000)
         finally:
             self._close()
-        for name, stats in self.stats.items():
-            LOG.info(
-                "stopped %s",
-                fields(
-                    engine=self.name,
-                    dataset=name,
-                    read=stats.read,
-                    landed=stats.landed,
-                    quarantined=stats.quarantined,
-                    files=stats.files,
-                    seconds=time.perf_counter() - began,
-                ),
-            )
+        self.log_totals(began)
         if len(self._corrupt) == 1:
             raise next(iter(self._corrupt.values()))
         if self._corrupt:
