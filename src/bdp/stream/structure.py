@@ -1,8 +1,9 @@
 """What a record's JSON structure hides from a schema decoder: its nesting depth, and
 keys an object repeats.
 
-A record nested deeper than the limit is refused before it is decoded: decoders and the
-ETL's JSON readers recurse, and each has its own limit. A repeated key is valid JSON
+A record nested deeper than the limit is refused: decoders and the ETL's JSON readers
+recurse, and each has its own limit. Only a record holding keys its schema lacks can
+nest deeper than the schema, so only those are measured. A repeated key is valid JSON
 that readers disagree on (the validator and Spark keep the last value, DuckDB refuses
 the record), so a record that repeats one never reaches the lake.
 
