@@ -237,17 +237,20 @@ def _scratch(name: str, size: int, dtype: type) -> np.ndarray:
 
 
 def _masked(buffer: np.ndarray, bits: int) -> np.ndarray:
-    return np.bitwise_and(buffer, bits, out=_scratch("masked", len(buffer), np.uint8))
+    masked: np.ndarray = np.bitwise_and(buffer, bits, out=_scratch("masked", len(buffer), np.uint8))
+    return masked
 
 
 def _equal(buffer: np.ndarray, byte: int) -> np.ndarray:
-    return np.equal(buffer, byte, out=_scratch("equal", len(buffer), np.bool_))
+    equal: np.ndarray = np.equal(buffer, byte, out=_scratch("equal", len(buffer), np.bool_))
+    return equal
 
 
 def _escaped_quotes(buffer: np.ndarray, starts: np.ndarray) -> list[int]:
     """Records with a backslash before a quote: inside them a quote may not pair up."""
     escaped = np.flatnonzero((buffer[:-1] == _BACKSLASH) & (buffer[1:] == _QUOTE))
-    return np.unique(np.searchsorted(starts, escaped, side="right") - 1).tolist()
+    records: list[int] = np.unique(np.searchsorted(starts, escaped, side="right") - 1).tolist()
+    return records
 
 
 @functools.lru_cache(maxsize=64)
@@ -303,7 +306,7 @@ def _fingerprints(buffer: np.ndarray, key_close: np.ndarray) -> np.ndarray:
     words &= work
     np.subtract(np.uint64(_WORD), lengths, out=lengths)
     lengths *= np.uint64(_LENGTH_MIX)
-    prints = np.bitwise_xor(words, lengths, out=words)
+    prints: np.ndarray = np.bitwise_xor(words, lengths, out=words)
     for index in np.flatnonzero(early).tolist():  # a key at the very start of the batch
         close = int(key_close[index])
         opening = buffer[:close].tobytes().rfind(b'"')
@@ -349,7 +352,8 @@ def _objects(buffer: np.ndarray, quotes: np.ndarray, key_close: np.ndarray) -> n
     width = len(buffer) + 1
     ranked_opens = np.sort(depth_after[is_open] * width + braces[is_open])
     key_depth = depth_after[np.searchsorted(braces, key_close) - 1]
-    return np.searchsorted(ranked_opens, key_depth * width + key_close)
+    objects: np.ndarray = np.searchsorted(ranked_opens, key_depth * width + key_close)
+    return objects
 
 
 class _Repeated(Exception):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -173,7 +174,7 @@ def _decode(
     candidates: list[int],
     depth: int,
     rejected: list[Rejection],
-) -> tuple[list[int], list]:
+) -> tuple[list[int], list[msgspec.Struct]]:
     decode = dataset.decoder().decode
     chosen = values if len(candidates) == len(values) else [values[i] for i in candidates]
     try:  # the common case, every record good: no Python step per record
@@ -181,7 +182,7 @@ def _decode(
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         pass  # some record is not: find each one
     indexes: list[int] = []
-    records: list = []
+    records: list[msgspec.Struct] = []
     for index in candidates:
         try:
             records.append(decode(values[index]))
@@ -212,11 +213,11 @@ def _known_structure(
     dataset: Dataset,
     values: list[bytes],
     indexes: list[int],
-    records: list,
+    records: list[msgspec.Struct],
     joined: Joined | None,
     limit: int,
     rejected: list[Rejection],
-) -> tuple[list[int], list]:
+) -> tuple[list[int], list[msgspec.Struct]]:
     """Decoded records whose objects name each key once, nested no deeper than `limit`.
 
     Readers disagree on which of two values of a key wins (the decoder takes the last,
@@ -243,7 +244,7 @@ def _known_structure(
 
 
 def _apply_rules(
-    dataset: Dataset, indexes: list[int], records: list, rejected: list[Rejection]
+    dataset: Dataset, indexes: list[int], records: list[msgspec.Struct], rejected: list[Rejection]
 ) -> tuple[list[int], list[str]]:
     """The dataset's own rules, then the event time text of each record that passes."""
     if dataset.check is not None:
@@ -258,12 +259,13 @@ def _apply_rules(
             indexes = [i for i, ok in zip(indexes, keep, strict=True) if ok]
             records = [r for r, ok in zip(records, keep, strict=True) if ok]
     try:
-        times = list(map(dataset.event_time, records))
-        if None not in times:
-            return indexes, times
+        found = list(map(dataset.event_time, records))
+        if None not in found:
+            return indexes, cast("list[str]", found)
     except (ValueError, TypeError):
         pass
-    kept, times = [], []
+    kept: list[int] = []
+    times: list[str] = []
     for index, record in zip(indexes, records, strict=True):
         try:
             stamp = dataset.event_time(record)
