@@ -1,8 +1,9 @@
 """What a record's JSON structure hides from a schema decoder: its nesting depth, and
 keys an object repeats.
 
-A record nested deeper than the limit is refused before it is decoded: decoders and the
-ETL's JSON readers recurse, and each has its own limit. A repeated key is valid JSON
+A record nested deeper than the limit is refused: decoders and the ETL's JSON readers
+recurse, and each has its own limit. Only a record holding keys its schema lacks can
+nest deeper than the schema, so only those are measured. A repeated key is valid JSON
 that readers disagree on (the validator and Spark keep the last value, DuckDB refuses
 the record), so a record that repeats one never reaches the lake.
 
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Joined", "duplicate_keys", "nesting_depth", "too_deep"]
+__all__ = ["Joined", "KeyScan", "duplicate_keys", "nesting_depth", "scan_keys", "too_deep"]
 
 _QUOTE, _BACKSLASH, _COLON = 0x22, 0x5C, 0x3A
 _BRACKET_BITS = 0xDF
@@ -89,17 +90,35 @@ def nesting_depth(value: bytes) -> int:
     return int(np.cumsum(steps).max(initial=0))
 
 
+@dataclass(frozen=True)
+class KeyScan:
+    """What the keys of a batch of records show."""
+
+    repeated: list[tuple[int, str]]
+    """(position, key) of each record with an object that repeats a key."""
+    strangers: list[int]
+    """Records holding a key the raw schema lacks (or that the fast pass could not
+    read): only these can nest deeper than the schema does."""
+
+
 def duplicate_keys(
     values: list[bytes], known: Iterable[str] = (), joined: Joined | None = None
 ) -> list[tuple[int, str]]:
-    """(position, key) of each record with an object that repeats a key.
+    """(position, key) of each record with an object that repeats a key."""
+    return scan_keys(values, known, joined).repeated
+
+
+def scan_keys(
+    values: list[bytes], known: Iterable[str] = (), joined: Joined | None = None
+) -> KeyScan:
+    """Repeated keys, and records with keys not `known`.
 
     `values` must be valid JSON (the decoder has accepted them): the fast pass relies on
     quotes pairing up. `known` are the keys the records normally hold (the raw schema's
-    field names, once per object that declares them): a record with any other key is
-    checked exactly. `joined` is `Joined.of(values)` when the caller has it already."""
+    field names, once per object that declares them). `joined` is `Joined.of(values)`
+    when the caller has it already."""
     if not values:
-        return []
+        return KeyScan([], [])
     joined = joined or Joined.of(values)
     buffer, starts = joined.buffer, joined.starts
     escaped: list[int] = []
@@ -114,17 +133,20 @@ def duplicate_keys(
     if len(set(names)) < len(names) and joined.data.count(b"{") > len(values):
         # A name declared in two objects (`Ad.viewing_time`, `delta.viewing_time`) is
         # held twice by a good record: look at each object on its own.
-        suspects = _repeated_in_objects(buffer, starts, fingerprints)
+        suspects, strangers = _repeated_in_objects(buffer, starts, fingerprints)
     else:
-        suspects = _repeated_names(buffer, starts, fingerprints)
-        if len(fingerprints) > 63:
-            suspects = list(range(len(values)))
+        suspects, strangers = _repeated_names(buffer, starts, fingerprints)
+        if strangers:
+            # Unknown keys: the objects of those records tell a repeat from a namesake.
+            sub = Joined.of([values[position] for position in strangers])
+            again, _ = _repeated_in_objects(sub.buffer, sub.starts, fingerprints)
+            suspects = sorted({*suspects, *(strangers[position] for position in again)})
     found = []
     for position in sorted({*escaped, *suspects}):
         key = _repeated_key(values[position])
         if key is not None:
             found.append((position, key))
-    return found
+    return KeyScan(found, sorted({*escaped, *strangers}))
 
 
 def _keys(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -155,8 +177,11 @@ def _slots(
     return slot, known[slot] != fingerprints
 
 
-def _repeated_names(buffer: np.ndarray, starts: np.ndarray, known: np.ndarray) -> list[int]:
-    """Records holding a known name twice (in one object or two), or a name not known."""
+def _repeated_names(
+    buffer: np.ndarray, starts: np.ndarray, known: np.ndarray
+) -> tuple[list[int], list[int]]:
+    """Records holding a known name twice (in one object or two), and records holding a
+    name not known."""
     # A quote right before a colon closes a key (inside text a quote is escaped, and
     # records with escaped quotes are not looked at here). A key with space before its
     # colon is found by pairing quotes, in the few records with space before a colon.
@@ -166,24 +191,25 @@ def _repeated_names(buffer: np.ndarray, starts: np.ndarray, known: np.ndarray) -
     # JSON text holds no raw control character, so a byte up to 0x20 is whitespace.
     spaced = colons[before <= 0x20]
     odd = np.unique(np.searchsorted(starts, spaced, side="right") - 1)
-    suspects = _repeated_runs(buffer, starts, key_close, known)
+    repeated, strangers = _repeated_runs(buffer, starts, key_close, known)
     if len(odd):
         ends = np.append(starts[1:] - 1, len(buffer))
-        pieces = [buffer[starts[i] : ends[i]].tobytes() for i in odd.tolist()]
-        sub = Joined.of(pieces)
-        sub_buffer, sub_starts = sub.buffer, sub.starts
-        _, sub_close = _keys(sub_buffer)
-        again = _repeated_runs(sub_buffer, sub_starts, sub_close, known)
+        sub = Joined.of([buffer[starts[i] : ends[i]].tobytes() for i in odd.tolist()])
+        _, sub_close = _keys(sub.buffer)
+        again, odd_strangers = _repeated_runs(sub.buffer, sub.starts, sub_close, known)
         odd_set = set(odd.tolist())
-        suspects = [i for i in suspects if i not in odd_set] + odd[again].tolist()
-    return sorted(suspects)
+        repeated = [i for i in repeated if i not in odd_set] + odd[again].tolist()
+        strangers = [i for i in strangers if i not in odd_set] + odd[odd_strangers].tolist()
+    return sorted(repeated), sorted(strangers)
 
 
 def _repeated_runs(
     buffer: np.ndarray, starts: np.ndarray, key_close: np.ndarray, known: np.ndarray
-) -> list[int]:
+) -> tuple[list[int], list[int]]:
     if not len(key_close):
-        return []
+        return [], []
+    if len(known) > 63:  # one bit per name does not fit: every record is a stranger
+        return [], list(range(len(starts)))
     slot, unknown = _slots(buffer, key_close, known)
     # Keys come in buffer order, so each record's keys are one run: OR their name bits,
     # and a record whose run is longer than its distinct bits holds a name twice.
@@ -191,9 +217,10 @@ def _repeated_runs(
     counts = np.diff(first, append=len(key_close))
     held = np.flatnonzero(counts > 0)
     names = np.bitwise_or.reduceat(np.left_shift(np.int64(1), slot), first[held])
+    strangers = np.unique(np.searchsorted(starts, key_close[unknown], side="right") - 1)
+    # An unknown key counted as the name its slot points at is no repeat of it.
     repeated = held[np.bitwise_count(names) < counts[held]]
-    strangers = np.searchsorted(starts, key_close[unknown], side="right") - 1
-    return np.union1d(repeated, strangers).tolist()
+    return np.setdiff1d(repeated, strangers).tolist(), strangers.tolist()
 
 
 _SCRATCH = threading.local()
@@ -210,17 +237,20 @@ def _scratch(name: str, size: int, dtype: type) -> np.ndarray:
 
 
 def _masked(buffer: np.ndarray, bits: int) -> np.ndarray:
-    return np.bitwise_and(buffer, bits, out=_scratch("masked", len(buffer), np.uint8))
+    masked: np.ndarray = np.bitwise_and(buffer, bits, out=_scratch("masked", len(buffer), np.uint8))
+    return masked
 
 
 def _equal(buffer: np.ndarray, byte: int) -> np.ndarray:
-    return np.equal(buffer, byte, out=_scratch("equal", len(buffer), np.bool_))
+    equal: np.ndarray = np.equal(buffer, byte, out=_scratch("equal", len(buffer), np.bool_))
+    return equal
 
 
 def _escaped_quotes(buffer: np.ndarray, starts: np.ndarray) -> list[int]:
     """Records with a backslash before a quote: inside them a quote may not pair up."""
     escaped = np.flatnonzero((buffer[:-1] == _BACKSLASH) & (buffer[1:] == _QUOTE))
-    return np.unique(np.searchsorted(starts, escaped, side="right") - 1).tolist()
+    records: list[int] = np.unique(np.searchsorted(starts, escaped, side="right") - 1).tolist()
+    return records
 
 
 @functools.lru_cache(maxsize=64)
@@ -276,7 +306,7 @@ def _fingerprints(buffer: np.ndarray, key_close: np.ndarray) -> np.ndarray:
     words &= work
     np.subtract(np.uint64(_WORD), lengths, out=lengths)
     lengths *= np.uint64(_LENGTH_MIX)
-    prints = np.bitwise_xor(words, lengths, out=words)
+    prints: np.ndarray = np.bitwise_xor(words, lengths, out=words)
     for index in np.flatnonzero(early).tolist():  # a key at the very start of the batch
         close = int(key_close[index])
         opening = buffer[:close].tobytes().rfind(b'"')
@@ -284,18 +314,27 @@ def _fingerprints(buffer: np.ndarray, key_close: np.ndarray) -> np.ndarray:
     return prints
 
 
-def _repeated_in_objects(buffer: np.ndarray, starts: np.ndarray, known: np.ndarray) -> list[int]:
-    """Records where two keys of one object look alike, or with a name not known."""
+def _repeated_in_objects(
+    buffer: np.ndarray, starts: np.ndarray, known: np.ndarray
+) -> tuple[list[int], list[int]]:
+    """Records where two keys of one object look alike, and records holding a name not
+    known."""
     quotes, key_close = _keys(buffer)
     if not len(key_close):
-        return []
-    slot, unknown = _slots(buffer, key_close, known)
+        return [], []
+    fingerprints = _fingerprints(buffer, key_close)
     objects = _objects(buffer, quotes, key_close)
-    # Each (object, known name) once: a second one is a repeat, or two names alike.
-    cell = objects * max(len(known), 1) + slot
-    clash = np.bincount(cell)[cell] > 1
-    records = np.searchsorted(starts, key_close[clash | unknown], side="right") - 1
-    return np.unique(records).tolist()
+    # Two keys of one object with one fingerprint: a repeat, or two names alike.
+    order = np.lexsort((fingerprints, objects))
+    same = (objects[order][1:] == objects[order][:-1]) & (
+        fingerprints[order][1:] == fingerprints[order][:-1]
+    )
+    clashes = key_close[order][1:][same]
+    slot = np.minimum(np.searchsorted(known, fingerprints), max(len(known) - 1, 0))
+    unknown = known[slot] != fingerprints if len(known) else np.ones(len(slot), dtype=bool)
+    records = np.searchsorted(starts, clashes, side="right") - 1
+    strangers = np.searchsorted(starts, key_close[unknown], side="right") - 1
+    return np.unique(records).tolist(), np.unique(strangers).tolist()
 
 
 def _objects(buffer: np.ndarray, quotes: np.ndarray, key_close: np.ndarray) -> np.ndarray:
@@ -313,7 +352,8 @@ def _objects(buffer: np.ndarray, quotes: np.ndarray, key_close: np.ndarray) -> n
     width = len(buffer) + 1
     ranked_opens = np.sort(depth_after[is_open] * width + braces[is_open])
     key_depth = depth_after[np.searchsorted(braces, key_close) - 1]
-    return np.searchsorted(ranked_opens, key_depth * width + key_close)
+    objects: np.ndarray = np.searchsorted(ranked_opens, key_depth * width + key_close)
+    return objects
 
 
 class _Repeated(Exception):

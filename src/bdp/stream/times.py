@@ -11,6 +11,7 @@ import operator
 import re
 from zoneinfo import ZoneInfo
 
+import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,8 +46,11 @@ def iso_event_times(
 
 
 def real_iso_leaves(
-    dataset: Dataset, indexes: list[int], records: list, rejected: list[tuple[int, str]]
-) -> tuple[list[int], list]:
+    dataset: Dataset,
+    indexes: list[int],
+    records: list[msgspec.Struct],
+    rejected: list[tuple[int, str]],
+) -> tuple[list[int], list[msgspec.Struct]]:
     """Records whose ISO-looking time and date leaves are real ones (no `2024-02-30`,
     no `24:00`): the ETL casts a leaf of that form, and a cast that fails fails the day."""
     bad: dict[int, str] = {}
@@ -137,4 +141,5 @@ def _to_local_dates(texts: pa.Array, tz: ZoneInfo, zoned: bool) -> np.ndarray:
             nonexistent="earliest",
         )
     local = pc.local_timestamp(pc.cast(instants, pa.timestamp("ns", str(tz))))
-    return pc.cast(local, pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    dates: np.ndarray = pc.cast(local, pa.date32()).to_numpy(zero_copy_only=False)
+    return dates.astype("datetime64[D]")

@@ -25,7 +25,7 @@ import numpy as np
 
 from bdp.config import StreamSettings
 from bdp.datasets import Dataset
-from bdp.stream.structure import Joined, duplicate_keys, too_deep
+from bdp.stream.structure import Joined, scan_keys, too_deep
 from bdp.stream.times import event_dates, iso_event_times, real_iso_leaves
 
 __all__ = [
@@ -114,10 +114,9 @@ def _validate(
 ) -> Validated:
     rejected: list[Rejection] = []
     candidates, joined = _screen(values, max_record_bytes, rejected)
-    candidates = _shallow(values, candidates, joined, depth, rejected)
-    indexes, records = _decode(dataset, values, candidates, rejected)
+    indexes, records = _decode(dataset, values, candidates, depth, rejected)
     whole = joined if len(indexes) == len(values) else None
-    indexes, records = _unique_keys(dataset, values, indexes, records, whole, rejected)
+    indexes, records = _known_structure(dataset, values, indexes, records, whole, depth, rejected)
     bad_times: list[tuple[int, str]] = []
     indexes, records = real_iso_leaves(dataset, indexes, records, bad_times)
     indexes, times = _apply_rules(dataset, indexes, records, rejected)
@@ -169,42 +168,30 @@ def _screen(
     return passed, joined
 
 
-def _shallow(
+def _decode(
+    dataset: Dataset,
     values: list[bytes],
     candidates: list[int],
-    joined: Joined,
-    limit: int,
+    depth: int,
     rejected: list[Rejection],
-) -> list[int]:
-    """Candidates nested no deeper than `limit`: decoders recurse, and so do the ETL's
-    JSON readers, each with a limit of its own."""
-    if len(candidates) == len(values):
-        deep = too_deep(values, limit, joined)
-    else:
-        deep = too_deep([values[i] for i in candidates], limit)
-    if not deep:
-        return candidates
-    for position, depth in deep:
-        detail = f"record nests {depth} arrays and objects deep; the limit is {limit}"
-        rejected.append(Rejection(candidates[position], "too_deep", detail))
-    dropped = {position for position, _ in deep}
-    return [index for position, index in enumerate(candidates) if position not in dropped]
-
-
-def _decode(
-    dataset: Dataset, values: list[bytes], candidates: list[int], rejected: list[Rejection]
 ) -> tuple[list[int], list[msgspec.Struct]]:
     decode = dataset.decoder().decode
     chosen = values if len(candidates) == len(values) else [values[i] for i in candidates]
     try:  # the common case, every record good: no Python step per record
         return list(candidates), list(map(decode, chosen))
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         pass  # some record is not: find each one
     indexes: list[int] = []
     records: list[msgspec.Struct] = []
     for index in candidates:
         try:
             records.append(decode(values[index]))
+        except RecursionError:
+            # The decoder follows nesting as deep as the interpreter lets it, far past
+            # the limit; a record deeper than that is too deep by any limit.
+            detail = f"record nests deeper than the decoder follows; the limit is {depth}"
+            rejected.append(Rejection(index, "too_deep", detail))
+            continue
         except msgspec.ValidationError as exc:
             message = str(exc)
             if _MISSING.search(message):
@@ -222,25 +209,37 @@ def _decode(
     return indexes, records
 
 
-def _unique_keys(
+def _known_structure(
     dataset: Dataset,
     values: list[bytes],
     indexes: list[int],
-    records: list,
+    records: list[msgspec.Struct],
     joined: Joined | None,
+    limit: int,
     rejected: list[Rejection],
-) -> tuple[list[int], list]:
-    """Decoded records whose objects name each key once: readers disagree on which of
-    two values wins (the decoder takes the last, DuckDB refuses the record)."""
+) -> tuple[list[int], list[msgspec.Struct]]:
+    """Decoded records whose objects name each key once, nested no deeper than `limit`.
+
+    Readers disagree on which of two values of a key wins (the decoder takes the last,
+    DuckDB refuses the record). Nesting is bounded because the ETL's JSON readers
+    recurse, each with a limit of its own; a record holding only the schema's keys nests
+    as the schema does, so only records with other keys are measured."""
     chosen = values if joined is not None else [values[i] for i in indexes]
-    repeats = duplicate_keys(chosen, dataset.keys, joined)
-    if not repeats:
-        return indexes, records
-    for position, key in repeats:
+    scan = scan_keys(chosen, dataset.keys, joined)
+    bad: dict[int, Rejection] = {}
+    for position, key in scan.repeated:
         detail = f"key {key!r} appears more than once in one object"
-        rejected.append(Rejection(indexes[position], "duplicate_key", detail))
-    dropped = {position for position, _ in repeats}
-    kept = [i for i in range(len(indexes)) if i not in dropped]
+        bad[position] = Rejection(indexes[position], "duplicate_key", detail)
+    if scan.strangers:
+        measured = too_deep([chosen[position] for position in scan.strangers], limit)
+        for at, nesting in measured:
+            position = scan.strangers[at]
+            detail = f"record nests {nesting} arrays and objects deep; the limit is {limit}"
+            bad.setdefault(position, Rejection(indexes[position], "too_deep", detail))
+    if not bad:
+        return indexes, records
+    rejected.extend(bad.values())
+    kept = [i for i in range(len(indexes)) if i not in bad]
     return [indexes[i] for i in kept], [records[i] for i in kept]
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bdp.datasets import DATASETS
-from bdp.stream.structure import duplicate_keys, nesting_depth, too_deep
+from bdp.stream.structure import duplicate_keys, nesting_depth, scan_keys, too_deep
 
 NAMES = st.sampled_from(["a", "b", "ab", "ba", "", 'a"', "\\", "é", "k"])
 SEPARATORS = st.sampled_from([":", " :", ": ", "\t:\n"])
@@ -72,3 +72,10 @@ def test_every_raw_schema_keeps_the_fast_path() -> None:
         names = set(dataset.keys)
         prints = {_fingerprint_of(json.dumps(name).encode()) for name in names}
         assert len(prints) == len(names), dataset.name
+
+
+def test_records_with_keys_the_schema_lacks_are_strangers() -> None:
+    values = [b'{"a":1,"b":{"a":2}}', b'{"a":1,"x":[[1]]}', b'{"a":1,"b":{"y":{}}}', b'{"a":"\\""}']
+    scan = scan_keys(values, ("a", "b", "a"))
+    # The last one holds an escaped quote: the fast pass cannot read it, so it is kept.
+    assert scan.strangers == [1, 2, 3] and scan.repeated == []
