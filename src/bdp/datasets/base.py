@@ -82,13 +82,14 @@ class Dataset:
 
     name: str
     raw_type: type[msgspec.Struct]
-    event_time: Callable[[msgspec.Struct], str | None]
+    # The record is an instance of `raw_type`, which each dataset's functions know.
+    event_time: Callable[[Any], str | None]
     """The record's event time as ISO-8601 text: with `Z` (UTC) or without a zone
     (then read in the platform timezone, as the legacy Lost Ark `startTime` is)."""
     key_field: str
     """The field the simulators key records by, so one user's events stay in order."""
     description: str
-    check: Callable[[msgspec.Struct], str | None] | None = None
+    check: Callable[[Any], str | None] | None = None
     """Rules a type cannot express; returns why the record is invalid, or None. It reads
     text fields only: integer and boolean leaves may still be in their legacy spelling."""
     iso_leaves: tuple[tuple[str, str], ...] = ()
@@ -101,10 +102,10 @@ class Dataset:
         return self.name
 
     @cached_property
-    def _decoder(self) -> msgspec.json.Decoder:
+    def _decoder(self) -> msgspec.json.Decoder[msgspec.Struct]:
         return msgspec.json.Decoder(self.raw_type, strict=False)
 
-    def decoder(self) -> msgspec.json.Decoder:
+    def decoder(self) -> msgspec.json.Decoder[msgspec.Struct]:
         """Decodes a record in either wire format, or raises why it is not one."""
         return self._decoder
 
@@ -133,6 +134,8 @@ def leaf_range(hint: Any) -> tuple[int, int] | None:
     if typing.get_origin(hint) is Annotated:
         base, *metas = typing.get_args(hint)
         bounds = [(m.ge, m.le) for m in metas if isinstance(m, msgspec.Meta)]
-        if base is int and bounds and None not in bounds[0]:
-            return bounds[0]
+        if base is int and bounds:
+            low, high = bounds[0]
+            if isinstance(low, int) and isinstance(high, int):
+                return low, high
     return None
