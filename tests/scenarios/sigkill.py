@@ -94,10 +94,11 @@ def kill_while_producing(
     """Kill `bdp stream run` with SIGKILL `kills` times while the producer writes; then
     drain with `--until-idle`.
 
-    Odd kills fall at a random moment in `window_s` after the start; even kills are aimed
-    at a batch in flight: they strike as soon as a partition's checkpoint shows a pending
-    range (or at the window's end if none shows), so the crash between recording a range
-    and finishing it is exercised on every run rather than by luck.
+    Odd kills fall at a random moment (up to the window's width) after the run's first
+    landed batch; even kills are aimed at a batch in flight: they strike as soon as a
+    partition's checkpoint shows a pending range (or at the window's end if none shows), so
+    the crash between recording a range and finishing it is exercised on every run rather
+    than by luck.
     """
     producer = start_producer(home, records, pace_s, env)
     rng = random.Random(7)
@@ -110,9 +111,19 @@ def kill_while_producing(
     try:
         for kill in range(kills):
             job = subprocess.Popen(bdp(home, "stream", "run"), env=env, stdout=subprocess.DEVNULL)
-            moment = time.monotonic() + rng.uniform(*window_s)
             if kill % 2:
-                time.sleep(moment - time.monotonic())  # a random moment to kill, not a wait
+                # A random moment once this run has landed something: a busy machine can
+                # take longer than the window to start the job, and a kill that always
+                # falls before the first batch would test nothing but start-up.
+                before = progress[-1][0] if progress else 0
+                deadline = time.monotonic() + 30 * window_s[1]
+                while (
+                    time.monotonic() < deadline
+                    and job.poll() is None
+                    and sum(c.next_offset or 0 for c in states()) <= before
+                ):
+                    time.sleep(0.005)  # polling the checkpoints, a few times per batch
+                time.sleep(rng.uniform(0.0, window_s[1] - window_s[0]))  # a random moment
             else:
                 # Give the job a moment to start before watching, then strike mid-batch.
                 time.sleep(window_s[0] / 2)
