@@ -3,41 +3,18 @@ by running it again, and the session's bookmark is a consumer group on the broke
 
 from __future__ import annotations
 
-import errno
 from collections import Counter
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 
-from bdp.bus.base import Producer
 from bdp.bus.kafka import KafkaBus
 from bdp.config import BusSettings, KafkaBusSettings
 from bdp.simulate import SimulationParams, send_session, session_group, simulate_table
+from tests.scenarios.failing_producer import FailingAfter
 
 TOPIC = "weblogs"
 START_MS = 1_713_225_600_000  # 2024-04-16T00:00:00Z
-
-
-class FailingAfter(Producer):
-    """Hands `limit` records to the real producer, then fails."""
-
-    def __init__(self, inner: Producer, limit: int) -> None:
-        self.inner, self.room = inner, limit
-
-    def _send_batch(self, topic, values, keys, timestamps_ms: np.ndarray) -> None:
-        passed = min(self.room, len(values))
-        if passed:
-            self.inner.send_batch(topic, values[:passed], None if keys is None else keys[:passed])
-            self.room -= passed
-        if passed < len(values):
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-    def flush(self, timeout_s: float | None = None) -> None:
-        self.inner.flush(timeout_s)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.fixture

@@ -2,47 +2,17 @@
 
 from __future__ import annotations
 
-import errno
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from bdp.bus.base import Producer
 from bdp.bus.local import LocalBus
 from bdp.config import BusSettings
 from bdp.simulate import SimulationParams, send_session, session_group, simulate_table
+from tests.scenarios.failing_producer import FailingAfter
 
 TOPIC = "weblogs"
-
-
-class FailingAfter(Producer):
-    """Hands `limit` records to the real producer, then fails as a full disk would."""
-
-    def __init__(self, inner: Producer, limit: int) -> None:
-        self.inner, self.room = inner, limit
-
-    def _send_batch(
-        self,
-        topic: str,
-        values: Sequence[bytes],
-        keys: Sequence[bytes | None] | None,
-        timestamps_ms: np.ndarray,
-    ) -> None:
-        passed = min(self.room, len(values))
-        if passed:
-            self.inner.send_batch(topic, values[:passed], None if keys is None else keys[:passed])
-            self.room -= passed
-        if passed < len(values):
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-    def flush(self, timeout_s: float | None = None) -> None:
-        self.inner.flush(timeout_s)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.fixture
