@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bdp.bus import Bus, RecordBatch, partition_for_key
-from bdp.errors import NotFoundError
+from bdp.errors import BdpError, NotFoundError
 
 # Real-service backends always run: a broker that is down fails them, it never skips them.
 BUS_BACKENDS = ["local", pytest.param("kafka", marks=pytest.mark.service("kafka"))]
@@ -99,6 +99,32 @@ def test_a_key_always_lands_in_its_partition_for_key(bus: Bus, topic: str) -> No
     assert len(placed) == 25
     for key, partitions in placed.items():
         assert partitions == {partition_for_key(b"key-%d" % key, PARTITIONS)}
+
+
+def test_chosen_partitions_override_the_key(bus: Bus, topic: str) -> None:
+    targets = [i % PARTITIONS for i in range(40)]
+    with bus.producer() as producer:
+        producer.send_batch(
+            topic,
+            [b"%d" % i for i in range(40)],
+            [b"same-key" if i % 2 else None for i in range(40)],
+            partitions=targets,
+        )
+        producer.flush()
+    placed = {
+        int(value): (batch.partition, key)
+        for batch in drain(bus, topic, "chosen", with_keys=True)
+        for value, key in zip(batch.values, batch.keys, strict=True)
+    }
+    assert placed == {
+        i: (targets[i], b"same-key" if i % 2 else None) for i in range(40)
+    }
+
+
+def test_a_partition_past_the_topic_is_refused(bus: Bus, topic: str) -> None:
+    with bus.producer() as producer, pytest.raises((ValueError, BdpError)):
+        producer.send_batch(topic, [b"x"], partitions=[PARTITIONS])
+        producer.flush()
 
 
 def test_begin_and_end_offsets_track_what_was_written(bus: Bus, topic: str) -> None:

@@ -24,6 +24,7 @@ class FailingAfter(Producer):
         values: Sequence[bytes],
         keys: Sequence[bytes | None] | None,
         timestamps_ms: np.ndarray,
+        partitions: np.ndarray | None = None,
     ) -> None:
         passed = min(self.room, len(values))
         if passed:

@@ -90,11 +90,14 @@ class Producer(abc.ABC):
         values: Sequence[bytes],
         keys: Sequence[bytes | None] | None = None,
         timestamps_ms: Sequence[int] | np.ndarray | None = None,
+        partitions: Sequence[int] | None = None,
     ) -> None:
         """Queue records; keyed ones go to their key's partition, unkeyed ones spread.
 
         `values` may also be a pyarrow binary array. Timestamps default to the wall
-        clock at the call.
+        clock at the call. `partitions`, one per record, overrides the choice: the
+        collectors key a record by its idempotency id but keep it in the partition of
+        its dataset's partition key.
         """
         if self._closed:
             raise ValueError("send_batch on a closed producer")
@@ -103,8 +106,16 @@ class Producer(abc.ABC):
         count = len(values)
         if keys is not None and len(keys) != count:
             raise ValueError(f"{len(keys)} keys for {count} values")
+        targets = None
+        if partitions is not None:
+            if len(partitions) != count:
+                raise ValueError(f"{len(partitions)} partitions for {count} values")
+            targets = np.asarray(partitions, dtype=np.int64)
+            if count and targets.min() < 0:
+                raise ValueError(f"partition {int(targets.min())} is negative")
         if count:
-            self._send_batch(topic, values, keys, normalise_timestamps(timestamps_ms, count))
+            stamps = normalise_timestamps(timestamps_ms, count)
+            self._send_batch(topic, values, keys, stamps, targets)
 
     @abc.abstractmethod
     def _send_batch(
@@ -113,9 +124,11 @@ class Producer(abc.ABC):
         values: Sequence[bytes],
         keys: Sequence[bytes | None] | None,
         timestamps_ms: np.ndarray,
+        partitions: np.ndarray | None = None,
     ) -> None:
         """`send_batch` with arguments checked, on an open producer: at least one value,
-        and as many keys (if any) and int64 timestamps as values."""
+        and as many keys (if any), int64 timestamps and int64 partitions (if any, each
+        at least 0; one past the topic's count is the backend's error) as values."""
 
     def send(
         self, topic: str, value: bytes, key: bytes | None = None, timestamp_ms: int | None = None

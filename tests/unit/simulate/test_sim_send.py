@@ -22,7 +22,7 @@ class ListProducer(Producer):
         assert topic == "t" and timestamps_ms is None  # bus time is the wall clock
         self.calls.append((self._clock(), list(values), list(keys)))
 
-    def _send_batch(self, topic, values, keys, timestamps_ms) -> None:
+    def _send_batch(self, topic, values, keys, timestamps_ms, partitions=None) -> None:
         raise AssertionError("send_batch is overridden: nothing reaches here")
 
     def flush(self, timeout_s=None) -> None:

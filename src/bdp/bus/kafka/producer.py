@@ -45,6 +45,7 @@ class KafkaProducer(Producer):
         values: Sequence[bytes],
         keys: Sequence[bytes | None] | None,
         timestamps_ms: np.ndarray,
+        partitions: np.ndarray | None = None,
     ) -> None:
         self._raise_fatal()
         if is_arrow_array(values):
@@ -54,11 +55,13 @@ class KafkaProducer(Producer):
         physical = self._names.physical(check_topic_name(topic))
         produce = self._client.produce
         key_list: Sequence[bytes | None] = keys if keys is not None else [None] * count
-        for value, key, stamp in zip(values, key_list, stamps, strict=True):
+        # -1 is librdkafka's "let the partitioner choose".
+        targets = partitions.tolist() if partitions is not None else [-1] * count
+        for value, key, stamp, partition in zip(values, key_list, stamps, targets, strict=True):
             try:
-                produce(physical, value, key, timestamp=stamp)
+                produce(physical, value, key, partition=partition, timestamp=stamp)
             except BufferError:
-                self._wait_for_room(physical, value, key, stamp)
+                self._wait_for_room(physical, value, key, stamp, partition)
             except TypeError as exc:
                 raise ValueError(f"values and keys must be bytes: {exc}") from None
             except self._client_error as exc:
@@ -96,13 +99,15 @@ class KafkaProducer(Producer):
 
     # -- internals -------------------------------------------------------------------
 
-    def _wait_for_room(self, physical: str, value: bytes, key: bytes | None, stamp: int) -> None:
+    def _wait_for_room(
+        self, physical: str, value: bytes, key: bytes | None, stamp: int, partition: int = -1
+    ) -> None:
         """librdkafka's queue is full: serve it until the record fits (backpressure)."""
         while True:
             self._client.poll(_FULL_QUEUE_WAIT_S)
             self._raise_fatal()
             try:
-                self._client.produce(physical, value, key, timestamp=stamp)
+                self._client.produce(physical, value, key, partition=partition, timestamp=stamp)
                 return
             except BufferError:
                 continue

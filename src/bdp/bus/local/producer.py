@@ -59,25 +59,48 @@ class LocalProducer(Producer):
         values: Sequence[bytes],
         keys: Sequence[bytes | None] | None,
         timestamps_ms: np.ndarray,
+        partitions: np.ndarray | None = None,
     ) -> None:
         count = len(values)
         if keys is not None:
             keys = list(keys)
             if all(key is None for key in keys):
                 keys = None
-        partitions = self._partition_count(topic)
-        sticky = self._next_sticky(topic, partitions)
+        available = self._partition_count(topic)
+        if partitions is not None:
+            if int(partitions.max()) >= available:
+                raise ValueError(
+                    f"partition {int(partitions.max())} of {topic!r}, which has {available}"
+                )
+            if keys is not None:
+                for key in keys:
+                    if key is not None:
+                        _key_bytes(key)
+            self._queue_by_partition(topic, values, keys, timestamps_ms, partitions)
+            return
+        sticky = self._next_sticky(topic, available)
         if keys is None:
             self._queue(topic, sticky, Records.build(values, None, timestamps_ms))
             return
         targets = np.fromiter(
             (
-                sticky if key is None else partition_for_key(_key_bytes(key), partitions)
+                sticky if key is None else partition_for_key(_key_bytes(key), available)
                 for key in keys
             ),
             np.int64,
             count,
         )
+        self._queue_by_partition(topic, values, keys, timestamps_ms, targets)
+
+    def _queue_by_partition(
+        self,
+        topic: str,
+        values: Sequence[bytes],
+        keys: list[bytes | None] | None,
+        timestamps_ms: np.ndarray,
+        targets: np.ndarray,
+    ) -> None:
+        count = len(values)
         chosen = np.unique(targets)
         if len(chosen) == 1:
             self._queue(topic, int(chosen[0]), Records.build(values, keys, timestamps_ms))
