@@ -180,6 +180,13 @@ class StreamSettings(_Section):
     job stops; the waits between them double from half a second."""
     retry_max_delay_seconds: float = Field(30.0, gt=0)
     """Longest wait between two tries of a lake operation."""
+    batch_max_delay_ms: int = Field(60_000, ge=0)
+    """A running job lands a partition's records once `batch_records` have arrived or the
+    oldest has waited this long, so a trickle of traffic makes a few files rather than
+    one per poll; it bounds how stale the lake is. 0 lands whatever each poll finds."""
+    dedupe_window_hours: float = Field(24.0, gt=0)
+    """How long the idempotency id of a landed record is remembered: a record sent again
+    with the same id within it (a client's retry) lands once."""
 
 
 class EtlSettings(_Section):
@@ -200,6 +207,74 @@ class WarehouseSettings(_Section):
     holds its file (a load in progress, a query) before it gives up."""
 
 
+class HttpCollectorSettings(_Section):
+    """`[collect.http]`: `POST /v1/events/<dataset>`, Fluentd's HTTP input port."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(9880, ge=0, le=65535)
+    tokens: dict[str, list[SecretStr]] = Field(default_factory=dict)
+    """Bearer tokens per dataset; a dataset without any accepts any client, and then the
+    collector refuses to bind beyond loopback. Secret: never shown."""
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    """Largest request body, compressed or not, and largest body once decompressed."""
+    max_connections: int = Field(256, ge=1)
+    request_timeout_seconds: float = Field(30.0, gt=0)
+    """How long a client may take to send a whole request before it is cut off."""
+    idle_timeout_seconds: float = Field(60.0, gt=0)
+
+
+class ForwardCollectorSettings(_Section):
+    """`[collect.forward]`: the Fluentd forward protocol (TCP, MessagePack)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(24224, ge=0, le=65535)
+    shared_key: SecretStr | None = None
+    """When set, clients must pass the HELO/PING/PONG handshake with this key."""
+    self_hostname: str = "bdp"
+    tags: dict[str, str] = Field(default_factory=dict)
+    """Tag (or `prefix.*` pattern) → dataset; by default a tag's first dot-separated part
+    names the dataset (`orders.web-1` → `orders`)."""
+    max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    """Largest forward message (a whole PackedForward chunk, decompressed)."""
+    max_connections: int = Field(256, ge=1)
+    idle_timeout_seconds: float = Field(120.0, gt=0)
+
+
+class TailSourceSettings(_Section):
+    """One `[[collect.tail]]` source: files matching `paths`, landed into `dataset`."""
+
+    dataset: str
+    paths: list[str] = Field(min_length=1)
+    """Globs; a relative one is relative to the working directory."""
+    format: Literal["json", "combined"] = "json"
+    """`json`: one JSON object per line; `combined`: the nginx/Apache combined log."""
+    start_at: Literal["beginning", "end"] = "beginning"
+    """Where a file seen for the first time is read from."""
+    poll_interval_ms: int = Field(250, ge=10)
+
+
+class CollectSettings(_Section):
+    """`[collect]`: what every collector shares, then one table per collector."""
+
+    max_pending_records: int = Field(500_000, ge=1)
+    """Records accepted but not yet durable on the bus; above it collectors answer
+    "busy, retry after" (HTTP 429) instead of queueing more."""
+    http: HttpCollectorSettings = HttpCollectorSettings()
+    forward: ForwardCollectorSettings = ForwardCollectorSettings()
+    tail: list[TailSourceSettings] = Field(default_factory=list)
+
+
+class ServeSettings(_Section):
+    """`[serve]`: the long-running `bdp serve` process."""
+
+    stream: bool = True
+    """Run the stream job (in a child process) beside the collectors."""
+    drain_timeout_seconds: float = Field(30.0, gt=0)
+    """On SIGTERM: how long in-flight requests may take to finish before exit."""
+
+
 class Settings(_Section):
     platform: PlatformSettings = PlatformSettings()
     bus: BusSettings = BusSettings()
@@ -207,6 +282,8 @@ class Settings(_Section):
     stream: StreamSettings = StreamSettings()
     etl: EtlSettings = EtlSettings()
     warehouse: WarehouseSettings = WarehouseSettings()
+    collect: CollectSettings = CollectSettings()
+    serve: ServeSettings = ServeSettings()
     home: Path = Path(DEFAULT_HOME)
 
     @property
