@@ -110,7 +110,13 @@ def kill_while_producing(
     progress: list[tuple[int, int]] = []
     try:
         for kill in range(kills):
-            job = subprocess.Popen(bdp(home, "stream", "run"), env=env, stdout=subprocess.DEVNULL)
+            job = subprocess.Popen(
+                bdp(home, "stream", "run"),
+                # Buffer briefly, so kills also fall on records read but not yet landed,
+                # yet land often, so they fall between batches and inside them too.
+                env={**env, "BDP_STREAM__BATCH_MAX_DELAY_MS": "100"},
+                stdout=subprocess.DEVNULL,
+            )
             if kill % 2:
                 # A random moment once this run has landed something: a busy machine can
                 # take longer than the window to start the job, and a kill that always

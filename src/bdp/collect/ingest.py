@@ -31,28 +31,13 @@ from bdp.collect.base import Backpressure, Collected, IngestUnavailable
 from bdp.config import Settings
 from bdp.errors import BdpError
 from bdp.logs import fields
+from bdp.stream.dedupe import ID_KEY_PREFIX, id_key, record_id
 
 __all__ = ["ID_KEY_PREFIX", "Ingest", "id_key", "record_id"]
 
 LOG = logging.getLogger("bdp.collect")
 
-ID_KEY_PREFIX = b"\x1eid\x1e"
-"""Bus key of a record that carries an idempotency id: this prefix, then the id. The
-record separator byte keeps it apart from any partition key a simulator or a user's
-data gives (a partition key that starts with it is not used as a key)."""
-
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-
-
-def id_key(record_id: bytes) -> bytes:
-    return ID_KEY_PREFIX + record_id
-
-
-def record_id(key: bytes | None) -> bytes | None:
-    """The idempotency id a bus key carries, or None."""
-    if key is not None and key.startswith(ID_KEY_PREFIX):
-        return key[len(ID_KEY_PREFIX) :]
-    return None
 
 
 @dataclass

@@ -32,7 +32,8 @@ from bdp.logs import fields
 from bdp.retry import Backoff, Retry
 from bdp.stream.base import LOG, DatasetStats
 from bdp.stream.checkpoint import Checkpoint, CheckpointStore
-from bdp.stream.validate import Validated, validate_batch
+from bdp.stream.dedupe import DedupeStore, Repeat, record_id
+from bdp.stream.validate import Rejection, Validated, validate_batch
 
 __all__ = ["LOG", "Lander", "lake_retry"]
 
@@ -57,6 +58,7 @@ class Lander:
         self.job = job
         self.checkpoints = CheckpointStore(self.lake, job)
         self.compression = settings.lake.raw_compression
+        self._dedupe: DedupeStore | None = None
 
     def checkpoint(self, topic: str, partition: int) -> Checkpoint:
         """Where landing stands for one partition."""
@@ -78,6 +80,9 @@ class Lander:
             self.settings.tz,
             stream.max_nesting_depth,
         )
+        repeats = self._repeats(batch)
+        if repeats:
+            checked = _without_repeats(checked, repeats)
         files = BatchFiles(dataset.name, partition, first, last, len(batch), self.compression)
         outcome = DatasetStats(read=len(batch), landed=len(checked.valid))
         valid = (
@@ -116,6 +121,25 @@ class Lander:
             )
         return outcome
 
+    def _repeats(self, batch: RecordBatch) -> list[Repeat]:
+        """Records a client sent again (same idempotency id, later offset)."""
+        if not batch.keys:
+            return []
+        ids = [record_id(key) for key in batch.keys]
+        if not any(rid is not None for rid in ids):
+            return []
+        if self._dedupe is None:
+            self._dedupe = DedupeStore(
+                self.settings.paths.home / "stream" / "dedupe.sqlite",
+                self.settings.stream.dedupe_window_hours,
+            )
+        return self._dedupe.claim(batch.topic, batch.partition, ids, batch.offsets.tolist())
+
+    def close(self) -> None:
+        if self._dedupe is not None:
+            self._dedupe.close()
+            self._dedupe = None
+
     def _rejections(
         self, dataset: Dataset, batch: RecordBatch, checked: Validated
     ) -> list[tuple[str, list[bytes]]]:
@@ -138,6 +162,22 @@ class Lander:
             for r in checked.rejected
         ]
         return _by_date(arrival, lines)
+
+
+def _without_repeats(checked: Validated, repeats: list[Repeat]) -> Validated:
+    first_of = dict(repeats)
+    keep = [i for i, index in enumerate(checked.valid) if index not in first_of]
+    rejected = [r for r in checked.rejected if r.index not in first_of]
+    rejected += [
+        Rejection(index, "duplicate_id", f"a record with this id landed at offset {first}")
+        for index, first in repeats
+    ]
+    rejected.sort(key=lambda r: r.index)
+    return Validated(
+        valid=[checked.valid[i] for i in keep],
+        dates=checked.dates[keep],
+        rejected=rejected,
+    )
 
 
 def _by_date(dates: np.ndarray, lines: list[bytes]) -> list[tuple[str, list[bytes]]]:

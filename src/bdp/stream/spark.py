@@ -223,6 +223,7 @@ class SparkStreamJob(StreamJob):
             "partition",
             "offset",
             F.unix_millis("timestamp").alias("timestamp_ms"),
+            "key",
             "value",
         )
 
@@ -259,6 +260,8 @@ class SparkStreamJob(StreamJob):
         offsets = table.column("offset").to_numpy()
         stamps = table.column("timestamp_ms").to_numpy()
         values = [v if v is not None else b"" for v in table.column("value").to_pylist()]
+        # Keys carry the idempotency ids the collectors give (`bdp.stream.dedupe`).
+        keys = table.column("key").to_pylist()
         starts = [0] + [
             i
             for i in range(1, len(topics))
@@ -272,6 +275,7 @@ class SparkStreamJob(StreamJob):
                 offsets=np.asarray(offsets[start:end], dtype=np.int64),
                 timestamps_ms=np.asarray(stamps[start:end], dtype=np.int64),
                 values=values[start:end],
+                keys=keys[start:end],
             )
             outcome = self.lander.land(dataset, part)
             self._commit(dataset, part.partition, part.last_offset + 1)

@@ -35,6 +35,7 @@ from bdp.stream.base import (
     StreamError,
     StreamJob,
 )
+from bdp.stream.buffers import PartitionBuffers, concat_batches
 from bdp.stream.landing import LOG, Lander
 from bdp.stream.lease import LEASE_TIMEOUT_S, PartitionLease
 
@@ -80,6 +81,8 @@ class EmbeddedStreamJob(StreamJob):
         self._partitions = partitions
         self._leases: list[PartitionLease] = []
         self._corrupt: dict[tuple[str, int], CorruptSegmentError] = {}
+        self._buffers = PartitionBuffers()
+        self._max_delay_s = settings.stream.batch_max_delay_ms / 1000
 
     def run(
         self,
@@ -117,7 +120,7 @@ class EmbeddedStreamJob(StreamJob):
             self._open(bus)
             limit = self.settings.stream.batch_records
             while not stop.is_set():
-                landed_any = False
+                received = False
                 for dataset in self.datasets:
                     consumer = self._consumers.get(dataset.name)
                     if consumer is None:
@@ -128,16 +131,18 @@ class EmbeddedStreamJob(StreamJob):
                         self._stuck(exc, say=not until_idle)
                         continue
                     for batch in batches:
-                        outcome = self.lander.land(dataset, batch)
-                        consumer.commit({batch.partition: batch.last_offset + 1})
-                        self.stats[dataset.name].add(outcome)
-                        landed_any = True
-                        if on_batch is not None:
-                            on_batch(dataset.name, outcome)
-                if not landed_any:
+                        self._buffers.add(dataset, batch)
+                        received = True
+                landed = self._land(self._buffers.due(limit, self._max_delay_s), on_batch)
+                if not received:
+                    # Nothing new: land what is buffered when the job stops at idle.
                     if until_idle:
-                        break
-                    stop.wait(self.settings.stream.poll_timeout_ms / 1000)
+                        if not self._land(self._buffers.take_all(), on_batch):
+                            break
+                    elif not landed:
+                        stop.wait(self.settings.stream.poll_timeout_ms / 1000)
+            # A requested stop drains: what was read is landed and committed first.
+            self._land(self._buffers.take_all(), on_batch)
         finally:
             self._close()
         self.log_totals(began)
@@ -146,6 +151,15 @@ class EmbeddedStreamJob(StreamJob):
         if self._corrupt:
             raise BdpError(" | ".join(str(exc) for exc in self._corrupt.values()))
         return self.stats
+
+    def _land(self, due: list[tuple[Dataset, RecordBatch]], on_batch: BatchCallback | None) -> bool:
+        for dataset, batch in due:
+            outcome = self.lander.land(dataset, batch)
+            self._consumers[dataset.name].commit({batch.partition: batch.last_offset + 1})
+            self.stats[dataset.name].add(outcome)
+            if on_batch is not None:
+                on_batch(dataset.name, outcome)
+        return bool(due)
 
     def _stuck(self, exc: CorruptSegmentError, say: bool) -> None:
         """Note a partition that damage stops; a job that runs on says so once, as it
@@ -161,6 +175,7 @@ class EmbeddedStreamJob(StreamJob):
         for lease in self._leases:
             lease.release()
         self._leases.clear()
+        self.lander.close()
 
     def _open(self, bus: Bus) -> None:
         for dataset in self.datasets:
@@ -170,7 +185,9 @@ class EmbeddedStreamJob(StreamJob):
                 share = self._partitions(bus.partitions(dataset.topic))
                 if not share:
                     continue  # more jobs than partitions: nothing here for this one
-            consumer = bus.consumer(self.group, dataset.topic, partitions=share, start="earliest")
+            consumer = bus.consumer(
+                self.group, dataset.topic, partitions=share, start="earliest", with_keys=True
+            )
             self._consumers[dataset.name] = consumer
             for partition in consumer.assignment:
                 lease = PartitionLease(
@@ -214,7 +231,9 @@ class EmbeddedStreamJob(StreamJob):
     def _read_range(
         self, bus: Bus, topic: str, partition: int, first: int, last: int
     ) -> RecordBatch:
-        reader = bus.consumer(f"{self.group}-recovery", topic, partitions=[partition])
+        reader = bus.consumer(
+            f"{self.group}-recovery", topic, partitions=[partition], with_keys=True
+        )
         parts: list[RecordBatch] = []
         try:
             reader.seek(partition, first)
@@ -228,13 +247,13 @@ class EmbeddedStreamJob(StreamJob):
                 parts.extend(reader.poll(last - first + 1, timeout_ms=500))
         finally:
             reader.close()
-        offsets = np.concatenate([p.offsets for p in parts])
-        keep = offsets <= last
-        values = [v for p in parts for v in p.values]
+        whole = concat_batches(parts)
+        keep = int(np.count_nonzero(whole.offsets <= last))
         return RecordBatch(
             topic=topic,
             partition=partition,
-            offsets=offsets[keep],
-            timestamps_ms=np.concatenate([p.timestamps_ms for p in parts])[keep],
-            values=[v for v, k in zip(values, keep, strict=True) if k],
+            offsets=whole.offsets[:keep],
+            timestamps_ms=whole.timestamps_ms[:keep],
+            values=whole.values[:keep],
+            keys=whole.keys[:keep],
         )

@@ -22,7 +22,7 @@ from bdp.config import Settings
 from bdp.logs import configure_logging, configured_level
 from bdp.stream.base import GROUP, DatasetStats, StreamError
 
-__all__ = ["run_in_workers"]
+__all__ = ["die_with_parent", "run_in_workers"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -101,7 +101,7 @@ def _worker(
     parent: int,
     log_level: int | None,
 ) -> None:
-    _die_with_parent(parent)
+    die_with_parent(parent)
     # Ctrl+C reaches the whole process group; the parent turns it into `halt`.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if log_level is not None:  # a spawned interpreter starts without the parent's logging
@@ -138,7 +138,7 @@ class _ThreadEvent(threading.Event):
         return self._shared.wait(timeout)
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

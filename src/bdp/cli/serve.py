@@ -1,0 +1,42 @@
+"""`bdp serve`: the collectors and the stream job in one long-running process."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bdp.cli.app import state
+
+__all__ = ["register"]
+
+
+def serve(
+    ctx: typer.Context,
+    stream: Annotated[
+        bool | None,
+        typer.Option(
+            "--stream/--no-stream",
+            help="Run the stream job beside the collectors (default: [serve] stream).",
+        ),
+    ] = None,
+) -> None:
+    """Accept events over HTTP (127.0.0.1:9880), the Fluentd forward protocol
+    (127.0.0.1:24224) and tailed files, and land them, until SIGTERM or Ctrl+C."""
+    import asyncio
+
+    from bdp.datasets import DATASETS
+    from bdp.serve import Server
+
+    cli = state(ctx)
+    settings = cli.settings
+    if stream is not None:
+        settings = settings.model_copy(
+            update={"serve": settings.serve.model_copy(update={"stream": stream})}
+        )
+    cli.long_running()
+    asyncio.run(Server(settings, list(DATASETS)).run())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
