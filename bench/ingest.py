@@ -155,9 +155,7 @@ def run_clients(client, clients: int, seconds: float) -> tuple[float, list[float
     latencies: list[list[float]] = [[] for _ in range(clients)]
     began = time.perf_counter()
     until = began + seconds
-    threads = [
-        threading.Thread(target=client, args=(until, latencies[i])) for i in range(clients)
-    ]
+    threads = [threading.Thread(target=client, args=(until, latencies[i])) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:

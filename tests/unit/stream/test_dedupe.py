@@ -70,9 +70,7 @@ def lake_lines(settings: Settings, zone: str) -> list[bytes]:
 
 def land(settings: Settings) -> None:
     with open_bus(settings) as bus:
-        EmbeddedStreamJob(settings, open_lake(settings), ["weblogs"], bus=bus).run(
-            until_idle=True
-        )
+        EmbeddedStreamJob(settings, open_lake(settings), ["weblogs"], bus=bus).run(until_idle=True)
 
 
 def test_a_retried_request_lands_once_and_its_repeats_are_quarantined(
