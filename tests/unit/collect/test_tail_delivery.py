@@ -7,9 +7,12 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bdp.collect.tail import source as source_module
+from bdp.collect.tail.lines import LineChunk
 from bdp.collect.tail.positions import positions_path
 from tests.unit.collect.tailing import TailHarness, append, line, run, until
 
@@ -184,3 +187,31 @@ def test_an_unreadable_file_and_a_directory_are_skipped_and_the_rest_is_read(
     assert len(skipped) == 2  # each logged once, however many polls passed
     assert any("b-secret.log" in m and "Permission denied" in m for m in skipped)
     assert any("c-dir.log" in m and "not a regular file" in m for m in skipped)
+
+
+def test_a_file_that_fails_to_read_does_not_hold_up_the_others(
+    make_harness: Callable[..., TailHarness],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tail = make_harness()
+    append(tail.logs / "a-broken.log", line(1))
+    append(tail.logs / "b.log", line(2))
+    real_read_lines = source_module.read_lines
+    failures = {"left": 3}
+
+    def flaky_read_lines(fd: int, *args: Any) -> LineChunk:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("a-broken.log") and failures["left"]:
+            failures["left"] -= 1
+            raise OSError(5, "Input/output error")
+        return real_read_lines(fd, *args)
+
+    monkeypatch.setattr(source_module, "read_lines", flaky_read_lines)
+
+    async def scenario() -> None:
+        collector = tail.collector()
+        await collector.start()
+        await tail.wait_for(2)
+        await collector.stop(5)
+
+    run(scenario())
+    assert [json.loads(r.value)["n"] for r in tail.drain()] == [2, 1]

@@ -124,14 +124,19 @@ class TailSource:
                 break
             gone = tracked.gone_since
             letting_go = gone is not None and now - gone >= self.source.rotate_wait_seconds
-            chunk = await asyncio.to_thread(
-                read_lines,
-                tracked.fd,
-                tracked.position.offset,
-                self.source.read_batch_lines,
-                self.max_line_bytes,
-                letting_go,
-            )
+            try:
+                chunk = await asyncio.to_thread(
+                    read_lines,
+                    tracked.fd,
+                    tracked.position.offset,
+                    self.source.read_batch_lines,
+                    self.max_line_bytes,
+                    letting_go,
+                )
+            except OSError as exc:  # one failing file (EIO, a vanished mount) stops no other
+                self._warn_once(tracked.position.path, f"cannot read it: {exc.strerror or exc}")
+                continue
+            self._warned.discard(tracked.position.path)
             if chunk.lines:
                 await self._send(tracked.position, chunk.lines)
                 busy = True
