@@ -253,6 +253,11 @@ class TailSourceSettings(_Section):
     start_at: Literal["beginning", "end"] = "beginning"
     """Where a file seen for the first time is read from."""
     poll_interval_ms: int = Field(250, ge=10)
+    read_batch_lines: int = Field(1000, ge=1)
+    """Most lines of one file sent to the bus at once (and its position saved after)."""
+    rotate_wait_seconds: float = Field(5.0, ge=0)
+    """How long a file that left the globs (renamed by rotation, deleted) is still read
+    for lines its writer adds late, before it is dropped."""
 
 
 class CollectSettings(_Section):
