@@ -116,7 +116,9 @@ def test_chosen_partitions_override_the_key(bus: Bus, topic: str) -> None:
         for batch in drain(bus, topic, "chosen", with_keys=True)
         for value, key in zip(batch.values, batch.keys, strict=True)
     }
-    assert placed == {i: (targets[i], b"same-key" if i % 2 else None) for i in range(40)}
+    assert placed == {
+        i: (targets[i], b"same-key" if i % 2 else None) for i in range(40)
+    }
 
 
 def test_a_partition_past_the_topic_is_refused(bus: Bus, topic: str) -> None:
