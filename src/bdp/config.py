@@ -12,6 +12,7 @@ import difflib
 import getpass
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from bdp.errors import ConfigError
 
-__all__ = ["CONFIG_FILE", "Paths", "Settings", "load_settings"]
+__all__ = ["CONFIG_FILE", "DATASET_NAME", "DatasetSettings", "Paths", "Settings", "load_settings"]
 
 CONFIG_FILE = "bdp.toml"
 ENV_PREFIX = "BDP_"
@@ -280,6 +281,35 @@ class ServeSettings(_Section):
     """On SIGTERM: how long in-flight requests may take to finish before exit."""
 
 
+DATASET_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+"""A declared dataset's name: it is a topic, a lake directory and a warehouse table."""
+
+EVENT_TIME_FORMATS: tuple[Literal["iso8601"], ...] = ("iso8601",)
+"""How an event time may be spelled; every stream and ETL engine must parse each alike."""
+
+
+class DatasetSettings(_Section):
+    """`[datasets.<name>]`: a dataset declared by a JSON Schema document, no code needed."""
+
+    schema_path: Path = Field(alias="schema")
+    """The JSON Schema (draft 2020-12) of one record; relative to the config file's folder."""
+    event_time: str = Field(min_length=1)
+    """Dotted path of the string field that dates a record (`format: date-time`)."""
+    key: str | None = None
+    """Dotted path of the field records are keyed (partitioned) by."""
+    id_field: str | None = None
+    """Dotted path of a field unique to each record, which collectors use to send once."""
+    event_time_formats: tuple[Literal["iso8601"], ...] = EVENT_TIME_FORMATS
+    """Spellings of the event time: ISO-8601 only, for now."""
+    retention_days: int | None = Field(None, ge=1)
+    """How long the dataset's data is kept; recorded, not enforced yet."""
+    transform: str | None = Field(None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    """`package.module:function` building the curated table from the typed events."""
+    description: str = ""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
 class Settings(_Section):
     platform: PlatformSettings = PlatformSettings()
     bus: BusSettings = BusSettings()
@@ -289,7 +319,26 @@ class Settings(_Section):
     warehouse: WarehouseSettings = WarehouseSettings()
     collect: CollectSettings = CollectSettings()
     serve: ServeSettings = ServeSettings()
+    datasets: dict[str, DatasetSettings] = Field(default_factory=dict)
+    """Datasets declared by a JSON Schema, besides the built-in ones (`bdp.datasets`)."""
     home: Path = Path(DEFAULT_HOME)
+
+    @field_validator("datasets")
+    @classmethod
+    def _dataset_names(cls, value: dict[str, DatasetSettings]) -> dict[str, DatasetSettings]:
+        import re
+
+        from bdp.datasets import DATASETS
+
+        for name in value:
+            if not re.fullmatch(DATASET_NAME, name):
+                raise ValueError(
+                    f"dataset name {name!r} is not lowercase letters, digits and _"
+                    " (starting with a letter, at most 63), as topic and table names must be"
+                )
+            if name in DATASETS:
+                raise ValueError(f"dataset {name!r} clashes with the built-in dataset {name!r}")
+        return value
 
     @property
     def paths(self) -> Paths:
@@ -342,6 +391,7 @@ def load_settings(
         data = _read_config(path)
         source = str(path)
     _overlay_environment(data, environ)
+    _resolve_schema_paths(data, path.parent if path.exists() else cwd)
     if home is not None:
         data["home"] = str(home)
     elif "home" not in data and environ.get("BDP_HOME"):
@@ -357,7 +407,28 @@ def load_settings(
     except ValidationError as exc:
         raise ConfigError(_explain(exc, source)) from None
     _check_home(settings.home)
+    _check_schema_files(settings, source)
     return settings
+
+
+def _resolve_schema_paths(data: dict[str, Any], base: Path) -> None:
+    """A dataset's `schema` is relative to the config file's folder (the working
+    directory without a file), wherever the process runs from later."""
+    datasets = data.get("datasets")
+    if not isinstance(datasets, dict):
+        return
+    for declared in datasets.values():
+        if isinstance(declared, dict) and isinstance(declared.get("schema"), str):
+            declared["schema"] = str(base / declared["schema"])
+
+
+def _check_schema_files(settings: Settings, source: str) -> None:
+    for name, declared in settings.datasets.items():
+        if not declared.schema_path.is_file():
+            raise ConfigError(
+                f"invalid configuration ({source}): datasets.{name}.schema: "
+                f"no schema file {declared.schema_path}"
+            )
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -420,11 +491,16 @@ def _explain(exc: ValidationError, source: str) -> str:
 
 def _suggest(loc: tuple[Any, ...]) -> str:
     model: type[BaseModel] = Settings
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part))
+    parts = list(loc[:-1])
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0)))
         annotation = field.annotation if field else None
+        if typing.get_origin(annotation) is dict and parts:
+            # A table of named tables (`[datasets.<name>]`): skip the name.
+            annotation, parts = typing.get_args(annotation)[1], parts[1:]
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return ""
         model = annotation
-    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    known = [field.alias or name for name, field in model.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""

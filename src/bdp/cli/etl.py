@@ -35,7 +35,7 @@ def run(
     json: JsonOption = False,
 ) -> None:
     """Build the dataset's tables for one day; re-running replaces that day, never appends."""
-    from bdp.datasets import DATASETS, get_dataset
+    from bdp.datasets import get_dataset, load_datasets
     from bdp.etl import run_etl
     from bdp.etl.runs import stale_days
     from bdp.lake import open_lake
@@ -45,7 +45,9 @@ def run(
     if stale and date is not None:
         raise typer.BadParameter("give either --date or --stale", param_hint="--stale")
     day = day_or_yesterday(date, settings)
-    names = list(DATASETS) if dataset == "all" else [get_dataset(dataset).name]
+    names = (
+        list(load_datasets(settings)) if dataset == "all" else [get_dataset(dataset, settings).name]
+    )
     if stale:
         lake = open_lake(settings)
         jobs = [(name, d) for name in names for d in stale_days(settings, lake, name)]

@@ -25,7 +25,7 @@ def serve(
     (127.0.0.1:24224) and tailed files, and land them, until SIGTERM or Ctrl+C."""
     import asyncio
 
-    from bdp.datasets import DATASETS
+    from bdp.datasets import load_datasets
     from bdp.serve import Server
 
     cli = state(ctx)
@@ -35,7 +35,7 @@ def serve(
             update={"serve": settings.serve.model_copy(update={"stream": stream})}
         )
     cli.long_running()
-    asyncio.run(Server(settings, list(DATASETS)).run())
+    asyncio.run(Server(settings, list(load_datasets(settings))).run())
 
 
 def register(app: typer.Typer) -> None:

@@ -33,16 +33,17 @@ def status(
 ) -> None:
     """Show what is on the bus, in the lake and in the warehouse."""
     from bdp.bus import open_bus
-    from bdp.datasets import DATASETS
+    from bdp.datasets import load_datasets
     from bdp.etl.runs import last_runs, stale_days
     from bdp.lake import open_lake
     from bdp.status import dataset_rows, topic_status
 
     settings = state(ctx).settings
+    names = list(load_datasets(settings))
     with open_bus(settings) as bus:
         topics = topic_status(bus)
     lake = open_lake(settings)
-    by_dataset = {name: dataset_rows(lake, name, verify) for name in DATASETS}
+    by_dataset = {name: dataset_rows(lake, name, verify) for name in names}
     lake_rows = {name: rows.zones for name, rows in by_dataset.items()}
     damaged = [
         (lake.uri(check.path), check.problem)
@@ -52,7 +53,7 @@ def status(
     runs = last_runs(settings, limit=20)
     stale = {
         name: [str(day) for day in days]
-        for name in DATASETS
+        for name in names
         if (days := stale_days(settings, lake, name))
     }
     if json:

@@ -38,14 +38,14 @@ def run(
     json: JsonOption = False,
 ) -> None:
     """Land records from the bus into lake/raw (and lake/quarantine) until stopped."""
-    from bdp.datasets import DATASETS
+    from bdp.datasets import load_datasets
     from bdp.stream import open_stream_job
 
     cli = state(ctx)
     settings = cli.settings
     if not until_idle:
         cli.long_running()
-    job = open_stream_job(settings, dataset or list(DATASETS), engine=engine)
+    job = open_stream_job(settings, dataset or list(load_datasets(settings)), engine=engine)
     stop = threading.Event()
 
     def finish(*_: object) -> None:

@@ -22,7 +22,7 @@ __all__ = ["Backpressure", "Collected", "Collector", "IngestUnavailable", "find_
 def find_dataset(settings: Settings, name: str) -> Dataset:
     """The dataset a client named (built-in or declared in the config); UnknownNameError
     with the closest name otherwise."""
-    return get_dataset(name)
+    return get_dataset(name, settings)
 
 
 @dataclass

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -35,6 +36,7 @@ __all__ = [
     "Dataset",
     "Int32",
     "Int64",
+    "Leaf",
     "declared_keys",
     "format_timestamp",
     "leaf_range",
@@ -77,6 +79,24 @@ def format_timestamp(epoch_ms: int) -> str:
 
 
 @dataclass(frozen=True)
+class Leaf:
+    """One column of a dataset declared by a JSON Schema: a scalar field outside arrays,
+    or an array or free-form object kept as JSON text."""
+
+    path: str
+    """Dotted path of the field in the record (`customer.id`)."""
+    sql_type: str
+    """`string`, `int`, `bigint`, `double`, `boolean`, `timestamp`, `date` or `json`."""
+    required: bool
+    """Present in every record: required in its object, and every parent object too."""
+
+    @property
+    def column(self) -> str:
+        """Its curated column: the dotted path with `.` replaced by `_`."""
+        return self.path.replace(".", "_")
+
+
+@dataclass(frozen=True)
 class Dataset:
     """A dataset: one topic, one raw schema, one way to read its event time."""
 
@@ -86,8 +106,9 @@ class Dataset:
     event_time: Callable[[Any], str | None]
     """The record's event time as ISO-8601 text: with `Z` (UTC) or without a zone
     (then read in the platform timezone, as the legacy Lost Ark `startTime` is)."""
-    key_field: str
-    """The field the simulators key records by, so one user's events stay in order."""
+    key_field: str | None
+    """The field records are keyed by (dotted path), so one user's events stay in one
+    partition and in order; None when the dataset has none."""
     description: str
     check: Callable[[Any], str | None] | None = None
     """Rules a type cannot express; returns why the record is invalid, or None. It reads
@@ -96,6 +117,25 @@ class Dataset:
     """Text leaves besides the event time that the ETL parses when they have the ISO
     form, as (dotted path, `timestamp` or `date`): in that form they must be a real
     time or date (not `2024-02-30`), or the cast would fail the day's ETL."""
+    event_time_field: str | None = None
+    """Dotted path of the one field that holds the event time, when one does."""
+    id_field: str | None = None
+    """Dotted path of a field unique to each record, for collectors to send it once."""
+    retention_days: int | None = None
+    """How long its data is to be kept (declared datasets; not enforced yet)."""
+    transform_ref: str | None = None
+    """`module:function` of a declared dataset's own transform; None: the generic one."""
+    schema_file: Path | None = None
+    """The JSON Schema file a declared dataset comes from; None for a built-in one."""
+    schema_document: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    """The JSON Schema a declared dataset comes from."""
+    leaves: tuple[Leaf, ...] = ()
+    """A declared dataset's columns, in schema order; empty for a built-in one."""
+
+    @property
+    def declared(self) -> bool:
+        """Declared in the configuration by a JSON Schema, rather than built in."""
+        return self.schema_document is not None
 
     @property
     def topic(self) -> str:

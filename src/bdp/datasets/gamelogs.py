@@ -35,6 +35,7 @@ DATASET = Dataset(
     name="gamelogs",
     raw_type=GameEvent,
     event_time=lambda event: event.datetime,
+    event_time_field="datetime",
     key_field="account",
     description="LoL game log: moves, waits, purchases and deaths per player",
     check=_check,

@@ -22,6 +22,7 @@ DATASET = Dataset(
     name="hotellogs",
     raw_type=HotelEvent,
     event_time=lambda event: event.datetime,
+    event_time_field="datetime",
     key_field="account",
     description="Lodging site log: menu clicks, property clicks, bookings, refunds",
 )

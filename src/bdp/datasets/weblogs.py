@@ -21,6 +21,7 @@ DATASET = Dataset(
     name="weblogs",
     raw_type=WebEvent,
     event_time=lambda event: event.datetime,
+    event_time_field="datetime",
     key_field="sessionID",
     description="Web access log: method, URL, response code and time",
 )

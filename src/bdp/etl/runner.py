@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bdp.config import Settings
 from bdp.datasets import get_dataset
+from bdp.datasets.evolution import check_schema_change
 from bdp.errors import BdpError
 from bdp.etl.engine import DataFrame, Engine, EngineError, open_engine
 from bdp.etl.runs import EtlRun, RunLog, raw_files, raw_fingerprint
@@ -90,7 +91,9 @@ def run_etl(
     listings and uploads that fail transiently are retried (`retry`, by default a few
     times over a minute at most); swapping a partition in is not.
     """
-    source, transform = get_dataset(dataset), get_transform(dataset)
+    source, transform = get_dataset(dataset, settings), get_transform(dataset, settings)
+    if source.declared:
+        check_schema_change(settings, source)
     options = options or transform_options(settings)
     log = RunLog(settings.paths.state)
     started, clock = datetime.now(UTC), time.perf_counter()

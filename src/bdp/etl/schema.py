@@ -28,8 +28,9 @@ class RawField:
     name: str
     children: tuple[RawField, ...] = ()
     sql_type: str = "string"
-    """What the leaf holds, as a Spark SQL type name: `string`, `int`, `bigint` or
-    `boolean`."""
+    """What the leaf holds, as a Spark SQL type name: `string`, `int`, `bigint`,
+    `double` or `boolean`; or `json`: an array or a free-form object, read as its JSON
+    text (engines spell that text their own way: compare it parsed)."""
 
     @property
     def nested(self) -> bool:
@@ -64,6 +65,8 @@ def _members(kind: msgspec.inspect.Type) -> tuple[msgspec.inspect.Type, ...]:
 
 
 def _children(kind: msgspec.inspect.Type) -> tuple[RawField, ...]:
+    if _sql_type(kind) == "json":
+        return ()
     for member in _members(kind):
         if isinstance(member, msgspec.inspect.StructType):
             return _fields(member)
@@ -72,6 +75,10 @@ def _children(kind: msgspec.inspect.Type) -> tuple[RawField, ...]:
 
 def _sql_type(kind: msgspec.inspect.Type) -> str:
     for member in _members(kind):
+        if isinstance(member, (msgspec.inspect.ListType, msgspec.inspect.DictType)):
+            return "json"
+        if isinstance(member, msgspec.inspect.FloatType):
+            return "double"
         if isinstance(member, msgspec.inspect.BoolType):
             return "boolean"
         if isinstance(member, msgspec.inspect.IntType):

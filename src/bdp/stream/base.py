@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from bdp.bus import BUSES
 from bdp.config import Settings
 from bdp.datasets import Dataset, get_dataset
+from bdp.datasets.evolution import check_schema_change
 from bdp.errors import BdpError, ConfigError
 from bdp.lake import Lake
 from bdp.logs import fields
@@ -102,7 +103,10 @@ class StreamJob(abc.ABC):
             )
         self.settings = settings
         self.lake = lake
-        self.datasets: list[Dataset] = [get_dataset(name) for name in datasets]
+        self.datasets: list[Dataset] = [get_dataset(name, settings) for name in datasets]
+        for dataset in self.datasets:
+            if dataset.declared:
+                check_schema_change(settings, dataset)
         self.stats: dict[str, DatasetStats] = {d.name: DatasetStats() for d in self.datasets}
 
     def log_totals(self, began: float) -> None:

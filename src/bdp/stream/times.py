@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -55,7 +57,7 @@ def real_iso_leaves(
     no `24:00`): the ETL casts a leaf of that form, and a cast that fails fails the day."""
     bad: dict[int, str] = {}
     for path, kind in dataset.iso_leaves:
-        texts = list(map(operator.attrgetter(path), records))
+        texts = list(map(_leaf_reader(path), records))
         for position in _unreal(texts, kind):
             bad.setdefault(position, f"{path} {texts[position]!r} is not a real {kind}")
     if not bad:
@@ -63,6 +65,22 @@ def real_iso_leaves(
     rejected.extend((indexes[i], detail) for i, detail in bad.items())
     kept = [i for i in range(len(indexes)) if i not in bad]
     return [indexes[i] for i in kept], [records[i] for i in kept]
+
+
+def _leaf_reader(path: str) -> Callable[[msgspec.Struct], str | None]:
+    """Reads a dotted path; None when an optional object on the way is absent."""
+    if "." not in path:
+        return operator.attrgetter(path)
+
+    def read(record: msgspec.Struct) -> str | None:
+        value: Any = record
+        for step in path.split("."):
+            value = getattr(value, step)
+            if value is None:
+                return None
+        return cast("str", value)
+
+    return read
 
 
 def _unreal(texts: list[str | None], kind: str) -> list[int]:

@@ -105,7 +105,7 @@ FORMATS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
-def partition_key(record: bytes, key_field: str) -> bytes | None:
+def partition_key(record: bytes, key_field: str | None) -> bytes | None:
     """The record's value at the dotted `key_field`, as the simulators key theirs
     (text as UTF-8, a number as written); None when absent or not a scalar."""
     if not key_field:

@@ -37,6 +37,8 @@ MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
 def duckdb_type(field: RawField) -> str:
+    if field.sql_type == "json":
+        return "JSON"  # an array or free-form object, kept as its JSON text
     if not field.nested:
         return "VARCHAR"
     members = ", ".join(f"{_quote(child.name)} {duckdb_type(child)}" for child in field.children)

@@ -47,7 +47,8 @@ LOCAL_CONF: dict[str, str] = {
 
 
 def spark_schema(fields: tuple[RawField, ...]) -> Any:
-    """The raw schema as a Spark `StructType`: every leaf a string."""
+    """The raw schema as a Spark `StructType`: every leaf a string (an array or a free-form
+    object too: Spark then reads its JSON text)."""
     from pyspark.sql.types import StringType, StructField, StructType
 
     return StructType(

@@ -12,15 +12,23 @@ and `EVENTS_TABLE`, the table that is `typed()` column for column, or None. When
 is one, the runner writes the typed rows straight into that table's Parquet and builds
 the other tables from those files, so the day is encoded once on its way to them; when
 there is none, it keeps the typed rows with `Engine.materialize`.
+
+A dataset declared in `bdp.toml` has no module: `get_transform(name, settings)` gives it
+a `DeclaredTransform` with the same surface (`bdp.etl.transforms.declared`).
 """
 
 from __future__ import annotations
 
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from bdp.errors import UnknownNameError
 from bdp.etl.transforms import adlogs, gamelogs, hotellogs, lostarklogs, weblogs
 from bdp.etl.transforms.base import TransformOptions
+
+if TYPE_CHECKING:
+    from bdp.config import Settings
+    from bdp.etl.transforms.declared import DeclaredTransform
 
 __all__ = ["TRANSFORMS", "TransformOptions", "get_transform"]
 
@@ -33,8 +41,14 @@ TRANSFORMS: dict[str, ModuleType] = {
 }
 
 
-def get_transform(dataset: str) -> ModuleType:
-    try:
+def get_transform(dataset: str, settings: Settings | None = None) -> ModuleType | DeclaredTransform:
+    """The transform of a built-in dataset, or with `settings` of a declared one too."""
+    if dataset in TRANSFORMS:
         return TRANSFORMS[dataset]
-    except KeyError:
-        raise UnknownNameError("transform", dataset, list(TRANSFORMS)) from None
+    if settings is not None and dataset in settings.datasets:
+        from bdp.datasets import get_dataset
+        from bdp.etl.transforms.declared import DeclaredTransform
+
+        return DeclaredTransform(get_dataset(dataset, settings))
+    known = [*TRANSFORMS, *(settings.datasets if settings is not None else ())]
+    raise UnknownNameError("transform", dataset, known)
