@@ -4,6 +4,7 @@ temporary home behind it, and a plain HTTP client, so tests call it as any clien
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import threading
 import urllib.error
@@ -59,6 +60,9 @@ class Served:
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def run_soon(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
     def request(
         self,
