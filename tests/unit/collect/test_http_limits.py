@@ -252,3 +252,11 @@ def test_an_unforeseen_failure_is_500_logged_once(
     failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(failures) == 1
     assert failures[0].exc_info is not None
+
+
+def test_an_idle_connection_is_closed(tmp_path: Path) -> None:
+    with stack(write_settings(tmp_path, "idle_timeout_seconds = 0.5\n")) as running:
+        idle = socket.create_connection(("127.0.0.1", running.served.collector.port), 5)
+        idle.settimeout(20)
+        assert idle.recv(1) == b""  # closed by the server, long before the timeout here
+        idle.close()
