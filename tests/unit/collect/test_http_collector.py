@@ -194,6 +194,9 @@ def test_curl_posts_a_file(running: Stack, tmp_path: Path) -> None:
         [
             "curl",
             "-sS",
+            "-v",
+            "-H",
+            "Expect: 100-continue",  # curl waits for leave to send the body
             "-H",
             "Content-Type: application/x-ndjson",
             "--data-binary",
@@ -205,6 +208,7 @@ def test_curl_posts_a_file(running: Stack, tmp_path: Path) -> None:
         timeout=30,
     )
     assert json.loads(done.stdout) == {"accepted": 7}
+    assert b"< HTTP/1.1 100 Continue" in done.stderr
     assert len(read_topic(running.bus, "weblogs")) == 7
 
 

@@ -3,6 +3,7 @@ stop with requests in flight, and who may post where."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import socket
@@ -192,8 +193,6 @@ def test_no_tokens_means_loopback_only(tmp_path: Path) -> None:
     settings = write_settings(tmp_path, 'host = "0.0.0.0"\n')
     collector = HttpCollector(settings, ingest=None)  # type: ignore[arg-type]
     with pytest.raises(BdpError, match=r"beyond loopback.*collect\.http\.tokens"):
-        import asyncio
-
         asyncio.run(collector.start())
 
 
@@ -260,3 +259,12 @@ def test_an_idle_connection_is_closed(tmp_path: Path) -> None:
         idle.settimeout(20)
         assert idle.recv(1) == b""  # closed by the server, long before the timeout here
         idle.close()
+
+
+def test_tokens_for_an_unknown_dataset_stop_the_start(tmp_path: Path) -> None:
+    settings = write_settings(tmp_path, '[collect.http.tokens]\nweblog = ["t"]\n')
+    collector = HttpCollector(settings, ingest=None)  # type: ignore[arg-type]
+    with pytest.raises(
+        BdpError, match=r"collect\.http\.tokens: unknown dataset 'weblog'.*'weblogs'"
+    ):
+        asyncio.run(collector.start())

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from bdp.collect.base import Backpressure, Collected, IngestUnavailable
@@ -108,6 +108,7 @@ class EventsEndpoint:
             declared = request.content_length
             if declared is not None and declared > self.limit:
                 raise _closing(413, f"the body is {declared} bytes; the limit is {self.limit}")
+            await _continue(request)
             body = await self._read(request, deadline)
             outcome.body_bytes = len(body)
             collected = await self._checked(dataset, body, encoding, request.content_type, key)
@@ -192,6 +193,15 @@ class EventsEndpoint:
             raise _refusal(503, str(exc), _retry_after(exc.retry_after_seconds)) from None
         except BdpError as exc:  # the bus refused the records themselves
             raise _refusal(400, f"the bus refused the records: {exc}") from None
+
+
+async def _continue(request: web.BaseRequest) -> None:
+    """Tell a client that waits for leave (`Expect: 100-continue`, as curl sends before a
+    large body) to send its body: the request passed every check made before reading it."""
+    expect = request.headers.get("Expect", "")
+    if request.version == HttpVersion11 and expect.lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the answer itself has not begun
 
 
 def _closing(status: int, message: str) -> Refusal:

@@ -84,6 +84,11 @@ class HttpCollector(Collector):
                 " configured: any client could post records. Set collect.http.tokens, or"
                 " listen on 127.0.0.1"
             )
+        for name in http.tokens:
+            try:
+                find_dataset(self.settings, name)
+            except UnknownNameError as exc:
+                raise BdpError(f"collect.http.tokens: {exc}") from None
         self._web = _BoundedServer(
             self._dispatch,
             max_connections=http.max_connections,
