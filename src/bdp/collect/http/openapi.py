@@ -150,6 +150,7 @@ def _probe(summary: str, schema: str, ready: bool) -> Any:
     if ready:
         responses["503"] = _answer("Not ready; the reasons say why.", schema)
     responses["405"] = _answer("Only GET.", "Error", {"Allow": {"schema": {"type": "string"}}})
+    responses["500"] = _answer("An unforeseen failure; the server logged it.", "Error")
     return {"operationId": schema.lower(), "summary": summary, "responses": responses}
 
 
