@@ -12,6 +12,7 @@ import pytest
 from bdp.bus import open_bus
 from bdp.collect import Ingest
 from bdp.config import load_settings
+from tests.unit.collect.http_harness import Stack, stack, write_settings
 from tests.unit.collect.tailing import TOPIC, TailHarness
 
 
@@ -59,3 +60,10 @@ def make_harness(tmp_path: Path) -> Iterator[Callable[..., TailHarness]]:
         harness.consumer.close()
         harness.ingest.close()
         harness.bus.close()
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Stack]:
+    """The collector with default settings (no tokens, loopback) and a two-partition bus."""
+    with stack(write_settings(tmp_path, BDP_BUS__PARTITIONS="2")) as running:
+        yield running
