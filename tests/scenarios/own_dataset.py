@@ -103,7 +103,8 @@ def send_own_dataset_through_serve(work: Path, env: dict[str, str]) -> None:
     try:
         deadline = time.monotonic() + 90
         while not _ready(http_port):
-            assert serve.poll() is None, f"serve exited: {serve.stderr.read() if serve.stderr else ''}"
+            if serve.poll() is not None:
+                raise AssertionError(f"serve exited: {serve.stderr.read() if serve.stderr else ''}")
             assert time.monotonic() < deadline, "serve never became ready"
             time.sleep(0.05)
         # curl: 20 orders as NDJSON, then the same request again (a retry).

@@ -79,19 +79,13 @@ def test_ids_come_from_the_key_else_from_the_dataset_id_field() -> None:
     import dataclasses
 
     from bdp.collect.http.events import _ids
-    from bdp.datasets import DATASETS, Dataset
-
-    @dataclasses.dataclass(frozen=True)
-    class WithIdField(Dataset):
-        id_field: str | None = None
+    from bdp.datasets import DATASETS
 
     web = DATASETS["weblogs"]
     values = [b'{"requestId": "r1"}', b'{"other": 1}', b'{"requestId": 7}']
     assert _ids(web, values, None) is None
     assert _ids(web, values, b"k") == [b"h:k:0", b"h:k:1", b"h:k:2"]
-    keyed = WithIdField(
-        **{f.name: getattr(web, f.name) for f in dataclasses.fields(Dataset)}, id_field="requestId"
-    )
+    keyed = dataclasses.replace(web, id_field="requestId")
     assert _ids(keyed, values, None) == [b"f:r1", None, b"f:7"]
     assert _ids(keyed, values, b"k") == [b"h:k:0", b"h:k:1", b"h:k:2"]
     assert _ids(keyed, [b'{"other": 1}'], None) is None

@@ -180,7 +180,9 @@ class EventsEndpoint:
         return Collected(
             dataset,
             values,
-            partition_keys=read_field(values, dataset.key_field) if values else None,
+            partition_keys=read_field(values, dataset.key_field)
+            if values and dataset.key_field
+            else None,
             ids=_ids(dataset, values, key),
         )
 
