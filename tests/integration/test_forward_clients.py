@@ -9,6 +9,7 @@ cached under tests/clients/ (git-ignored) and redone only when their inputs chan
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -153,16 +154,20 @@ def test_node_fluent_logger_without_acks(tmp_path: Path, node_client: list[str])
 
 @pytest.mark.parametrize("mode", ["Message", "CompressedPackedForward"])
 def test_node_fluent_logger_with_the_shared_key_handshake(
-    tmp_path: Path, node_client: list[str], mode: str
+    tmp_path: Path, node_client: list[str], mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="bdp.collect")
     settings = forward_settings(tmp_path, shared_key=SecretStr("k3y"))
     with running_collector(settings) as server:
         run_client([*node_client, str(server.port), mode, "5", "--ack", "--shared-key", "k3y"])
         read_topic(server.bus, "weblogs", 5)
         wrong = [*node_client, str(server.port), mode, "1", "--ack", "--shared-key", "nope"]
-        done = subprocess.run(wrong, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [*wrong, "--deadline-ms", "3000"], capture_output=True, text=True, timeout=120
+        )
         assert done.returncode != 0
         read_topic(server.bus, "weblogs", 5)  # nothing more landed
+    assert any("shared key mismatch" in r.getMessage() for r in caplog.records)
 
 
 # -- Go: fluent-logger-golang ------------------------------------------------------------

@@ -1,6 +1,6 @@
 // Sends records to a forward server with @fluent-org/logger, then exits 0 once every
 // send resolved (acknowledged, with --ack), 1 otherwise.
-//   node send.js PORT MODE COUNT [--ack] [--shared-key KEY] [--tag TAG]
+//   node send.js PORT MODE COUNT [--ack] [--shared-key KEY] [--tag TAG] [--deadline-ms MS]
 // MODE: Message | Forward | PackedForward | CompressedPackedForward
 "use strict";
 const { FluentClient, EventTime } = require("@fluent-org/logger");
@@ -29,10 +29,12 @@ async function main() {
   await client.shutdown();
 }
 
+const deadlineAt = process.argv.indexOf("--deadline-ms");
+const deadline = deadlineAt > 0 ? Number(process.argv[deadlineAt + 1]) : 30000;
 const timer = setTimeout(() => {
-  console.error("timed out");
+  console.error(`not every send resolved within ${deadline} ms`);
   process.exit(2);
-}, 30000);
+}, deadline);
 main().then(
   () => {
     clearTimeout(timer);

@@ -195,14 +195,15 @@ def test_idle_connections_are_closed_and_connections_beyond_the_limit_refused(
         busy.close()
 
 
+@pytest.mark.parametrize("cut", [3, 40])
 def test_a_client_that_closes_mid_message_is_logged_and_the_rest_kept(
-    server, caplog: pytest.LogCaptureFixture
+    server, caplog: pytest.LogCaptureFixture, cut: int
 ) -> None:
     caplog.set_level(logging.INFO, logger="bdp.collect")
     with ForwardClient(server.port) as client:
         client.send(["weblogs", TS, hit(0), {"chunk": "a"}])
         assert client.receive() == {"ack": "a"}
-        client.send_raw(msgpack.packb(["weblogs", TS, hit(1)])[:-3])
+        client.send_raw(msgpack.packb(["weblogs", TS, hit(1)])[:-cut])
     wait_for_reason(caplog, "middle of a message")
     read_topic(server.bus, "weblogs", 1)
 

@@ -196,12 +196,15 @@ def nesting_depth_exceeds(record: dict[str, Any], limit: int) -> bool:
 
 def _unpack_all(packed: bytes, limits: Limits) -> Iterator[object]:
     unpacker = new_unpacker(limits, buffer_bytes=max(len(packed), 1))
+    complete = 0  # `tell()` counts the bytes of a partial entry too: note each end
     try:
         unpacker.feed(packed)
-        yield from unpacker
+        for entry in unpacker:
+            complete = unpacker.tell()
+            yield entry
     except (ValueError, msgpack.UnpackException) as exc:
         raise ProtocolError(f"the packed entries are not valid MessagePack: {exc}") from None
-    if unpacker.tell() != len(packed):
+    if complete != len(packed):
         raise ProtocolError("the packed entries end in a truncated entry")
 
 

@@ -54,7 +54,9 @@ class _Connection:
     peer: str
     reading: bool = False
     fed: int = 0
-    """Bytes read so far; beyond the decoder's position they are a message's start."""
+    """Bytes read so far."""
+    decoded: int = 0
+    """Bytes of complete messages so far; what was fed beyond is a message's start."""
     messages: int = 0
     records: int = 0
 
@@ -187,7 +189,7 @@ class ForwardCollector(Collector):
         while not self._stopping:
             data = await self._read(connection, reader)
             if not data:
-                if unpacker.tell() < connection.fed:
+                if connection.decoded < connection.fed:
                     raise _Closed("the client closed the connection in the middle of a message")
                 return
             try:
@@ -197,7 +199,7 @@ class ForwardCollector(Collector):
                 raise _Closed(
                     f"a message exceeds max_message_bytes ({self.limits.max_message_bytes})"
                 ) from None
-            messages, error = self._decode_available(unpacker)
+            messages, error = self._decode_available(connection, unpacker)
             if messages:
                 await self._land(connection, messages, writer)
             if error:
@@ -237,6 +239,7 @@ class ForwardCollector(Collector):
                 ping = next(unpacker, None)
             except Exception as exc:
                 raise _Closed(f"the handshake is not valid MessagePack: {exc}") from None
+        connection.decoded = unpacker.tell()
         try:
             pong, refusal = handshake.answer_ping(ping)
         except ProtocolError as exc:
@@ -247,12 +250,13 @@ class ForwardCollector(Collector):
             raise _Closed(f"handshake refused: {refusal}")
 
     def _decode_available(
-        self, unpacker: msgpack.Unpacker
+        self, connection: _Connection, unpacker: msgpack.Unpacker
     ) -> tuple[list[ForwardMessage], str | None]:
         """Every complete message the buffer holds, and why decoding stopped early."""
         messages: list[ForwardMessage] = []
         try:
             for value in unpacker:
+                connection.decoded = unpacker.tell()
                 messages.append(decode_message(value, self.limits))
         except ProtocolError as exc:
             return messages, str(exc)
