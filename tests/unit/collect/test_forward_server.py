@@ -4,11 +4,13 @@ connection, with one logged reason, keeping what came before it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gzip
 import logging
 import random
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import msgpack
 import pytest
 from pydantic import SecretStr
 
+from bdp.collect.base import Backpressure, IngestUnavailable
 from bdp.collect.forward import ForwardCollector
 from bdp.collect.forward.handshake import shared_key_digest
 from bdp.collect.forward.protocol import encode_event_time
@@ -286,3 +289,69 @@ def test_collector_interface(tmp_path: Path) -> None:
         assert server.collector.name == "forward"
         assert server.port > 0
         assert server.collector.address == f"127.0.0.1:{server.port}"
+
+
+def test_backpressure_is_waited_out_and_then_acknowledged(
+    server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_send = server.ingest.send
+    refusals = []
+
+    async def busy_once(collected) -> None:
+        if not refusals:
+            refusals.append(collected)
+            raise Backpressure("busy", retry_after_seconds=0.05)
+        await real_send(collected)
+
+    monkeypatch.setattr(server.ingest, "send", busy_once)
+    with ForwardClient(server.port) as client:
+        client.send(["weblogs", TS, hit(0), {"chunk": "bp"}])
+        assert client.receive() == {"ack": "bp"}
+    assert len(refusals) == 1
+    read_topic(server.bus, "weblogs", 1)
+
+
+def test_a_bus_that_refuses_gets_no_ack_and_the_connection_closes(
+    server, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bdp.collect")
+    real_send = server.ingest.send
+
+    async def unavailable(collected) -> None:
+        raise IngestUnavailable("the bus's disk is full")
+
+    monkeypatch.setattr(server.ingest, "send", unavailable)
+    with ForwardClient(server.port) as client:
+        client.send(["weblogs", TS, hit(0), {"chunk": "no"}])
+        with pytest.raises(EOFError):
+            client.receive()
+    wait_for_reason(caplog, "disk is full")
+    monkeypatch.setattr(server.ingest, "send", real_send)
+    with ForwardClient(server.port) as client:  # the client's retry
+        client.send(["weblogs", TS, hit(0), {"chunk": "no"}])
+        assert client.receive() == {"ack": "no"}
+    read_topic(server.bus, "weblogs", 1)
+
+
+def test_stop_lets_a_message_in_flight_finish_and_be_acknowledged(
+    server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_send = server.ingest.send
+    entered = threading.Event()
+    release = asyncio.Event()
+
+    async def slow(collected) -> None:
+        entered.set()
+        await release.wait()
+        await real_send(collected)
+
+    monkeypatch.setattr(server.ingest, "send", slow)
+    with ForwardClient(server.port) as client:
+        client.send(["weblogs", TS, hit(0), {"chunk": "late"}])
+        assert entered.wait(10)
+        stopping = asyncio.run_coroutine_threadsafe(server.collector.stop(10.0), server.loop)
+        server.loop.call_soon_threadsafe(release.set)
+        stopping.result(15)
+        assert client.receive() == {"ack": "late"}
+        assert client.closed_by_server()
+    read_topic(server.bus, "weblogs", 1)
