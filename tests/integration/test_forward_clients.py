@@ -66,8 +66,12 @@ def go_client() -> str:
     go = require_tool("go", "/usr/local/go/bin/go")
     sources = [GO_DIR / "main.go", GO_DIR / "go.mod", GO_DIR / "go.sum"]
     if not newer(GO_BINARY, *sources):
+        env = dict(os.environ)
+        if not env.get("HOME"):  # go keeps its caches under HOME: give it a place
+            env.setdefault("GOCACHE", str(GO_DIR / "bin" / "cache"))
+            env.setdefault("GOPATH", str(GO_DIR / "bin" / "gopath"))
         subprocess.run(
-            [go, "build", "-o", str(GO_BINARY), "."], cwd=GO_DIR, check=True, timeout=600
+            [go, "build", "-o", str(GO_BINARY), "."], cwd=GO_DIR, env=env, check=True, timeout=600
         )
     return str(GO_BINARY)
 
