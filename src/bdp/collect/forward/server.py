@@ -55,6 +55,7 @@ class _Connection:
     reading: bool = False
     fed: int = 0
     """Bytes read so far."""
+    stopped_while_reading: bool = False
     decoded: int = 0
     """Bytes of complete messages so far; what was fed beyond is a message's start."""
     messages: int = 0
@@ -112,6 +113,7 @@ class ForwardCollector(Collector):
             self._server.close()
         for task, connection in list(self._connections.items()):
             if connection.reading:
+                connection.stopped_while_reading = True
                 task.cancel()
         pending = set(self._connections)
         if pending:
@@ -162,6 +164,11 @@ class ForwardCollector(Collector):
         reason: str | None = None
         try:
             await self._converse(connection, reader, writer)
+        except asyncio.CancelledError:
+            # stop(): a connection waiting for input ends quietly; one cut off while its
+            # records were landing is not acknowledged, and the client sends them again.
+            if not connection.stopped_while_reading:
+                reason = "the server stopped before its records were acknowledged"
         except _Closed as closed:
             reason = str(closed)
         except (ConnectionError, OSError) as exc:
