@@ -20,7 +20,7 @@ from bdp.collect.base import Collected, find_dataset
 from bdp.collect.forward.protocol import EventTime, ForwardMessage, ProtocolError, entry_time_ms
 from bdp.config import Settings
 from bdp.datasets import Dataset, format_timestamp
-from bdp.errors import UnknownNameError
+from bdp.errors import BdpError
 
 __all__ = ["TagRouter", "to_collected"]
 
@@ -43,7 +43,7 @@ class TagRouter:
         name = self._name_for(tag)
         try:
             dataset = find_dataset(self.settings, name) if name else None
-        except UnknownNameError:
+        except BdpError:  # no such dataset, or a name no dataset may have
             dataset = None
         if len(self._cache) >= _ROUTE_CACHE_LIMIT:
             self._cache.clear()
