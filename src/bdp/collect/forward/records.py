@@ -79,6 +79,7 @@ def to_collected(message: ForwardMessage, dataset: Dataset, source: str) -> Coll
     dataset names an event-time field the record lacks, keyed and identified."""
     event_time_field: str | None = getattr(dataset, "event_time_field", None)
     id_field: str | None = getattr(dataset, "id_field", None)
+    key_field = dataset.key_field
     values: list[bytes] = []
     partition_keys: list[bytes | None] = []
     ids: list[bytes | None] = []
@@ -91,7 +92,7 @@ def to_collected(message: ForwardMessage, dataset: Dataset, source: str) -> Coll
         if event_time_field:
             _stamp(record, event_time_field, time)
         values.append(record_json(record))
-        partition_keys.append(_key_bytes(lookup(record, dataset.key_field)))
+        partition_keys.append(_key_bytes(lookup(record, key_field)) if key_field else None)
         if chunk_prefix is not None:
             ids.append(chunk_prefix + str(index).encode())
         elif id_field:
