@@ -41,6 +41,8 @@ class _Sender:
     acknowledged: list[int] = field(default_factory=list)
     """Event numbers the server acknowledged."""
     retries: int = 0
+    pace_s: float = 0.01
+    """Pause between batches, so the sending outlasts several kills and restarts."""
     stop: threading.Event = field(default_factory=threading.Event)
 
     def numbers(self, index: int) -> range:
@@ -57,6 +59,7 @@ class _Sender:
                     self.stop.wait(0.05)  # the server is restarting: try again shortly
                     continue
                 self.acknowledged.extend(self.numbers(index))
+                self.stop.wait(self.pace_s)
                 break
 
     def send(self, index: int) -> None:
@@ -76,7 +79,10 @@ class HttpSender(_Sender):
                 "POST",
                 "/v1/events/weblogs",
                 body,
-                {"Content-Type": "application/x-ndjson", "Idempotency-Key": f"b{index}"},
+                {
+                    "Content-Type": "application/x-ndjson",
+                    "Idempotency-Key": f"h{self.first}-{index}",
+                },
             )
             response = connection.getresponse()
             response.read()
