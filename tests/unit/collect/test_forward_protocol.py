@@ -28,7 +28,7 @@ from bdp.collect.forward.protocol import (
 from bdp.collect.forward.records import TagRouter, record_json, tag_matches, to_collected
 from bdp.config import load_settings
 
-LIMITS = Limits(max_message_bytes=1024 * 1024, max_nesting_depth=8)
+LIMITS = Limits(max_message_bytes=1024 * 1024)
 TS = 1_700_000_000
 
 
@@ -96,7 +96,6 @@ def test_gzip_is_inflated_only_up_to_the_limit() -> None:
         (["t", b"\x92\xce", {}], "truncated"),
         (["t", b"\xc1", {}], "not valid MessagePack"),
         (["t", b"", {"compressed": "zstd"}], "unknown compression"),
-        (["t", TS, {"a": [[[[[[[[[1]]]]]]]]]}], "max_nesting_depth"),
     ],
 )
 def test_wrong_messages_say_why(value: Any, reason: str) -> None:
@@ -205,3 +204,17 @@ def test_the_handshake_accepts_the_key_and_refuses_others() -> None:
     assert refusal is not None and "server's own" in refusal
     with pytest.raises(ProtocolError, match="expected PING"):
         handshake.answer_ping(["weblogs", TS, {}])
+
+
+def test_packed_entries_cut_anywhere_but_between_entries_are_refused() -> None:
+    entries = [[TS, {"n": i, "text": "x" * i, "tags": [None, True, 1.5]}] for i in range(4)]
+    pieces = [msgpack.packb(entry) for entry in entries]
+    packed = b"".join(pieces)
+    ends = {sum(len(p) for p in pieces[:k]) for k in range(len(pieces) + 1)}
+    for cut in range(len(packed) + 1):
+        value = ["t", packed[:cut], {}]
+        if cut in ends:
+            assert len(decoded(value).entries) == sorted(ends).index(cut)
+        else:
+            with pytest.raises(ProtocolError, match="truncated|not valid"):
+                decoded(value)

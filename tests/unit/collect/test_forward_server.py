@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import msgpack
+import orjson
 import pytest
 from pydantic import SecretStr
 
@@ -121,7 +122,7 @@ BAD_INPUTS = {
     "a huge declared string": b"\x93\xdb" + HUGE + FILLER,
     "a huge declared array": b"\xdd" + HUGE,
     "a huge declared binary": b"\x93\xa7weblogs\xc6" + HUGE + FILLER,
-    "deeply nested maps": msgpack.packb(["weblogs", TS, deep(40)]),
+    "a record too deep to write as JSON": msgpack.packb(["weblogs", TS, deep(300)]),
     "an unknown tag": msgpack.packb(["nosuchdataset.x", TS, hit(0), {"chunk": "u"}]),
     "a time that is a map": msgpack.packb(["weblogs", {"at": "noon"}, hit(0)]),
     "a corrupt gzip body": msgpack.packb(
@@ -136,7 +137,7 @@ REASONS = {
     "a huge declared string": "exceeds max_message_bytes",
     "a huge declared array": "exceeds max_array_len",
     "a huge declared binary": "exceeds max_message_bytes",
-    "deeply nested maps": "max_nesting_depth",
+    "a record too deep to write as JSON": "cannot be written as JSON",
     "an unknown tag": "names no dataset",
     "a time that is a map": "time must be",
     "a corrupt gzip body": "gzip",
@@ -355,3 +356,29 @@ def test_stop_lets_a_message_in_flight_finish_and_be_acknowledged(
         assert client.receive() == {"ack": "late"}
         assert client.closed_by_server()
     read_topic(server.bus, "weblogs", 1)
+
+
+def test_a_record_nested_too_deep_for_the_lake_is_acked_and_quarantined_by_landing(
+    tmp_path: Path,
+) -> None:
+    from bdp.lake import open_lake
+    from bdp.lake.rawfiles import decode_lines
+    from bdp.stream.embedded import EmbeddedStreamJob
+    from tests.scenarios.serve_clients import web_event
+
+    settings = forward_settings(tmp_path)
+    with running_collector(settings) as server:
+        with ForwardClient(server.port) as client:
+            too_deep = {**web_event(0), "extra": deep(40)}
+            client.send(["weblogs", [[TS, too_deep], [TS, web_event(1)]], {"chunk": "deep"}])
+            assert client.receive() == {"ack": "deep"}
+        EmbeddedStreamJob(settings, open_lake(settings), ["weblogs"], bus=server.bus).run(
+            until_idle=True
+        )
+    lake = open_lake(settings)
+    quarantined = [
+        orjson.loads(line)
+        for info in lake.list_files("quarantine/weblogs")
+        for line in decode_lines(lake.read(info.path), info.path)
+    ]
+    assert [q["reason"] for q in quarantined] == ["too_deep"]

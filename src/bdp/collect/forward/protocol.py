@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -66,7 +65,6 @@ class Limits:
     """Bounds on what one connection may make the server hold."""
 
     max_message_bytes: int
-    max_nesting_depth: int
 
     @property
     def max_items(self) -> int:
@@ -180,32 +178,24 @@ def entry_time_ms(time: int | float | EventTime) -> int:
     return int(time * 1000)
 
 
-def nesting_depth_exceeds(record: dict[str, Any], limit: int) -> bool:
-    """Whether the record nests arrays and maps deeper than `limit` (`{"a": [1]}` is 2)."""
-    pending: list[tuple[Any, int]] = [(record, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if depth > limit:
-            return True
-        items = value.values() if isinstance(value, dict) else value
-        for item in items:
-            if isinstance(item, dict | list):
-                pending.append((item, depth + 1))
-    return False
+_SENTINEL = b"\xc0"
+"""MessagePack's nil, fed after the packed entries to see where they end."""
 
 
-def _unpack_all(packed: bytes, limits: Limits) -> Iterator[object]:
-    unpacker = new_unpacker(limits, buffer_bytes=max(len(packed), 1))
-    complete = 0  # `tell()` counts the bytes of a partial entry too: note each end
+def _unpack_all(packed: bytes, limits: Limits) -> list[object]:
+    # Entries are decoded in one C-level pass (`list`), not one Python step each. A
+    # truncated last entry would go unseen (`tell()` counts its partial bytes too), so a
+    # nil is fed after them: only when every entry is whole does it come back on its
+    # own, as the last item; a cut entry swallows it or is left unfinished.
+    unpacker = new_unpacker(limits, buffer_bytes=len(packed) + 1)
     try:
-        unpacker.feed(packed)
-        for entry in unpacker:
-            complete = unpacker.tell()
-            yield entry
+        unpacker.feed(packed + _SENTINEL)
+        entries: list[object] = list(unpacker)
     except (ValueError, msgpack.UnpackException) as exc:
         raise ProtocolError(f"the packed entries are not valid MessagePack: {exc}") from None
-    if complete != len(packed):
+    if not entries or entries[-1] is not None or unpacker.tell() != len(packed) + 1:
         raise ProtocolError("the packed entries end in a truncated entry")
+    return entries[:-1]
 
 
 def _entry(entry: object, limits: Limits) -> tuple[int | float | EventTime, dict[str, Any]]:
@@ -216,10 +206,6 @@ def _entry(entry: object, limits: Limits) -> tuple[int | float | EventTime, dict
         raise ProtocolError(f"an entry's time must be an integer or EventTime, not {_kind(time)}")
     if not isinstance(record, dict):
         raise ProtocolError(f"a record must be a map, not {_kind(record)}")
-    if nesting_depth_exceeds(record, limits.max_nesting_depth):
-        raise ProtocolError(
-            f"a record nests deeper than stream.max_nesting_depth ({limits.max_nesting_depth})"
-        )
     return time, record
 
 

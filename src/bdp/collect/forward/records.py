@@ -88,15 +88,19 @@ def to_collected(message: ForwardMessage, dataset: Dataset, source: str) -> Coll
     if chunk is not None:
         chunk_bytes = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8", "replace")
         chunk_prefix = b"c:" + chunk_bytes + b":"
+    # Paths are split once per message, not once per record: this loop is the hot path.
+    stamp_path = event_time_field.split(".") if event_time_field else None
+    key_path = key_field.split(".") if key_field else None
+    id_path = id_field.split(".") if id_field else None
     for index, (time, record) in enumerate(message.entries):
-        if event_time_field:
-            _stamp(record, event_time_field, time)
+        if stamp_path is not None:
+            _stamp(record, stamp_path, time)
         values.append(record_json(record))
-        partition_keys.append(_key_bytes(lookup(record, key_field)) if key_field else None)
+        partition_keys.append(_key_bytes(_at(record, key_path)) if key_path else None)
         if chunk_prefix is not None:
             ids.append(chunk_prefix + str(index).encode())
-        elif id_field:
-            value = _key_bytes(lookup(record, id_field))
+        elif id_path is not None:
+            value = _key_bytes(_at(record, id_path))
             ids.append(b"f:" + value if value is not None else None)
         else:
             ids.append(None)
@@ -125,16 +129,22 @@ def record_json(record: Mapping[str, Any]) -> bytes:
 
 def lookup(record: Mapping[str, Any], dotted: str) -> Any:
     """The value at a dotted path, or None."""
+    return _at(record, dotted.split("."))
+
+
+def _at(record: Mapping[str, Any], path: list[str]) -> Any:
+    if len(path) == 1:
+        return record.get(path[0])
     value: Any = record
-    for part in dotted.split("."):
+    for part in path:
         if not isinstance(value, dict):
             return None
         value = value.get(part)
     return value
 
 
-def _stamp(record: dict[str, Any], dotted: str, time: int | float | EventTime) -> None:
-    *parents, leaf = dotted.split(".")
+def _stamp(record: dict[str, Any], path: list[str], time: int | float | EventTime) -> None:
+    *parents, leaf = path
     target: Any = record
     for part in parents:
         child = target.get(part)

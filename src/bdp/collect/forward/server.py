@@ -75,7 +75,7 @@ class ForwardCollector(Collector):
         self.settings = settings
         self.config = settings.collect.forward
         self.ingest = ingest
-        self.limits = Limits(self.config.max_message_bytes, settings.stream.max_nesting_depth)
+        self.limits = Limits(self.config.max_message_bytes)
         self.router = TagRouter(settings)
         key = self.config.shared_key
         self._shared_key = key.get_secret_value().encode() if key is not None else None
