@@ -216,5 +216,5 @@ def test_packed_entries_cut_anywhere_but_between_entries_are_refused() -> None:
         if cut in ends:
             assert len(decoded(value).entries) == sorted(ends).index(cut)
         else:
-            with pytest.raises(ProtocolError, match="truncated|not valid"):
+            with pytest.raises(ProtocolError, match=r"truncated|not valid"):
                 decoded(value)

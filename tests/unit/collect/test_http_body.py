@@ -14,7 +14,7 @@ from bdp.collect.http.body import (
     decompress,
     split_records,
 )
-from bdp.collect.http.keys import read_field
+from bdp.collect.keys import read_field
 
 
 def test_shapes_are_read_from_the_body() -> None:

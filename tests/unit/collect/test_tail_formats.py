@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bdp.collect.tail.formats import combined_record, partition_key
+from bdp.collect.keys import read_field
+from bdp.collect.tail.formats import combined_record
 from bdp.collect.tail.lines import offset_after_last_line, read_lines
 from tests.unit.collect.tailing import TailHarness, append, run
 
@@ -91,15 +92,17 @@ def test_combined_files_are_parsed_and_an_unmatched_line_still_goes_on(
     [
         (b'{"sessionID": "s1"}', "sessionID", b"s1"),
         (b'{"a": {"b": 42}}', "a.b", b"42"),
-        (b'{"a": {"b": [1]}}', "a.b", None),
-        (b'{"a": true}', "a", None),
+        (b'{"a": {"b": [1]}}', "a.b", b"[1]"),
+        (b'{"a": true}', "a", b"true"),
         (b'{"b": 1}', "a", None),
         (b"not json", "a", None),
-        (b'{"a": "x"}', "", None),
+        (b'{"a": "x', "a", None),
     ],
 )
-def test_partition_key_reads_the_dotted_field(record: bytes, field: str, key: bytes | None) -> None:
-    assert partition_key(record, field) == key
+def test_the_partition_key_is_read_from_the_dotted_field(
+    record: bytes, field: str, key: bytes | None
+) -> None:
+    assert read_field([record], field) == [key]
 
 
 def _fd(path: Path, data: bytes) -> int:

@@ -30,9 +30,9 @@ from bdp.collect.http.body import (
     decompress,
     split_records,
 )
-from bdp.collect.http.keys import read_field
 from bdp.collect.http.openapi import MAX_LISTED_REJECTIONS
 from bdp.collect.ingest import Ingest
+from bdp.collect.keys import read_field
 from bdp.config import Settings
 from bdp.datasets import Dataset
 from bdp.errors import BdpError

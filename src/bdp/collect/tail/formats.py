@@ -32,13 +32,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Any
 
 import msgspec
 
 from bdp.datasets import format_timestamp
 
-__all__ = ["FORMATS", "combined_record", "json_record", "partition_key"]
+__all__ = ["FORMATS", "combined_record", "json_record"]
 
 _QUOTED = r'"((?:[^"\\]|\\.)*)"'
 _COMBINED = re.compile(
@@ -103,26 +102,6 @@ FORMATS: dict[str, Callable[[bytes], bytes]] = {
     "json": json_record,
     "combined": combined_record,
 }
-
-
-def partition_key(record: bytes, key_field: str | None) -> bytes | None:
-    """The record's value at the dotted `key_field`, as the simulators key theirs
-    (text as UTF-8, a number as written); None when absent or not a scalar."""
-    if not key_field:
-        return None
-    try:
-        value: Any = msgspec.json.decode(record)
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    for name in key_field.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(name)
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return _encode(value)
 
 
 def _utc_time(time_local: str) -> str | None:

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 from bdp.collect.base import Backpressure, Collected, IngestUnavailable, find_dataset
 from bdp.collect.ingest import Ingest
-from bdp.collect.tail.formats import FORMATS, partition_key
+from bdp.collect.keys import read_field
+from bdp.collect.tail.formats import FORMATS
 from bdp.collect.tail.lines import Line, offset_after_last_line, read_lines
 from bdp.collect.tail.positions import FilePosition, PositionStore, line_id, positions_path
 from bdp.config import Settings, TailSourceSettings
@@ -152,7 +153,6 @@ class TailSource:
 
     async def _send(self, position: FilePosition, lines: list[Line]) -> None:
         values: list[bytes] = []
-        keys: list[bytes | None] = []
         for line in lines:
             if line.length > self.max_line_bytes:
                 # Its head goes on unparsed: the stream job quarantines it as oversize.
@@ -167,15 +167,14 @@ class TailSource:
                     ),
                 )
                 values.append(line.data)
-                keys.append(None)
                 continue
-            record = self.to_record(line.data)
-            values.append(record)
-            keys.append(partition_key(record, self.dataset.key_field))
+            values.append(self.to_record(line.data))
+        key_field = self.dataset.key_field
         collected = Collected(
             dataset=self.dataset,
             values=values,
-            partition_keys=keys,
+            # A cut (oversize) or broken line has no key: it is not JSON.
+            partition_keys=read_field(values, key_field) if key_field else None,
             ids=[line_id(position, line.offset) for line in lines],
             source=f"tail {position.path}",
         )

@@ -1,5 +1,8 @@
 """The partition key and the idempotency id field of each record, read without decoding it.
 
+Every collector that holds records as JSON bytes (HTTP, tail) reads them here, so a key
+means the same bytes whichever way a record came in.
+
 A record's partition key keeps one user's events in one partition, in order, as the
 simulators key theirs; its id field (when the dataset names one) lets a client's retry
 land once. Both are read with a decoder that knows only the path to them and skips
