@@ -101,8 +101,10 @@ class ForwardCollector(Collector):
                 f"the forward collector cannot listen on {host}:{port}: {exc.strerror or exc}"
             ) from None
         LOG.info(
-            "forward collector listening %s",
-            fields(address=self.address, handshake=self._shared_key is not None),
+            "listening %s",
+            fields(
+                collector=self.name, address=self.address, handshake=self._shared_key is not None
+            ),
         )
 
     async def stop(self, drain_timeout_seconds: float) -> None:
@@ -123,7 +125,7 @@ class ForwardCollector(Collector):
         await asyncio.gather(*pending, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
-        LOG.info("forward collector stopped %s", fields(cut=len(pending)))
+        LOG.info("stopped %s", fields(collector=self.name, address=self.address, cut=len(pending)))
 
     @property
     def ready(self) -> bool:
@@ -155,8 +157,13 @@ class ForwardCollector(Collector):
         if self._stopping or task is None or len(self._connections) >= self.config.max_connections:
             refusal = "the server is stopping" if self._stopping else "too many connections"
             LOG.warning(
-                "refused forward connection %s",
-                fields(peer=peer, reason=refusal, max_connections=self.config.max_connections),
+                "refused %s",
+                fields(
+                    collector=self.name,
+                    peer=peer,
+                    reason=refusal,
+                    max_connections=self.config.max_connections,
+                ),
             )
             writer.close()
             return
@@ -174,7 +181,7 @@ class ForwardCollector(Collector):
         except (ConnectionError, OSError) as exc:
             reason = f"connection lost: {exc}"
         except Exception as exc:  # no input may end the server; keep the reason
-            LOG.exception("forward connection failed %s", fields(peer=peer))
+            LOG.exception("failed %s", fields(collector=self.name, peer=peer))
             reason = f"unexpected error: {exc}"
         finally:
             del self._connections[task]
@@ -183,9 +190,9 @@ class ForwardCollector(Collector):
                 await writer.wait_closed()
         summary = fields(peer=peer, messages=connection.messages, records=connection.records)
         if reason is None:
-            LOG.info("forward connection closed %s", summary)
+            LOG.info("closed %s", summary)
         else:
-            LOG.warning("forward connection closed %s %s", summary, fields(reason=reason))
+            LOG.warning("closed %s %s", summary, fields(reason=reason))
 
     async def _converse(
         self, connection: _Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
