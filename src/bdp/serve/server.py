@@ -36,7 +36,9 @@ _COLLECTORS = {
 
 @dataclass(frozen=True)
 class ServerHealth:
-    """What `/readyz` reports."""
+    """What `/readyz` reports. Ready means accepting: every collector is, and the bus
+    writer runs. A stream job that is down (it is restarted) is among the reasons but
+    does not make the server unready: what the collectors accept is safe on the bus."""
 
     ready: bool
     checks: dict[str, bool] = field(default_factory=dict)
@@ -65,11 +67,12 @@ class Server:
             checks[collector.name] = collector.ready
             if not collector.ready:
                 reasons.append(f"the {collector.name} collector is not accepting")
+        ready = all(checks.values())
         if self.stream is not None:
             checks["stream"] = self.stream.alive
             if not self.stream.alive:
                 reasons.append(self.stream.last_failure or "the stream job is not running")
-        return ServerHealth(all(checks.values()), checks, reasons)
+        return ServerHealth(ready, checks, reasons)
 
     # -- running -----------------------------------------------------------------------
 
