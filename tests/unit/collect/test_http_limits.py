@@ -167,7 +167,7 @@ gamelogs = ["game-secret"]
 def test_tokens_decide_who_posts_where_and_never_reach_the_logs(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="bdp.collect")
     with stack(write_settings(tmp_path, TOKENS)) as running:
 
         def post(dataset: str, token: str | None) -> Answer:
