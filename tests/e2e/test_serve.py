@@ -55,6 +55,9 @@ def test_serve_answers_health_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
         env=_env(
             BDP_COLLECT__HTTP__PORT=str(http_port),
             BDP_COLLECT__FORWARD__PORT=str(_free_port()),
+            # The test's keep-alive connections stay open: they must not hold the stop
+            # for this long (the wait below gives up far sooner).
+            BDP_SERVE__DRAIN_TIMEOUT_SECONDS="600",
         ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -121,14 +121,8 @@ def kill_serve_while_clients_send(home: Path, env: dict[str, str]) -> None:
     finally:
         for sender in senders:
             sender.stop.set()
-    assert serve.terminate() == 0  # lands and commits what it read, then exits 0
-    subprocess.run(
-        [sys.executable, "-m", "bdp", "--home", str(serve.home), "stream", "run", "--until-idle"],
-        env=serve.env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    # SIGTERM lands what was read and what the collectors acknowledged, then exits 0.
+    assert serve.terminate() == 0
     assert kills >= 3, "the clients finished before the server was killed three times"
     acknowledged = [f"/e/{n}" for s in senders for n in s.acknowledged]
     assert len(acknowledged) == 4 * BATCHES * 50

@@ -50,7 +50,8 @@ class StreamProcess:
         self._watcher.start()
 
     def stop(self, timeout_s: float) -> bool:
-        """Ask the job to land what it read and commit, then wait; True if it did."""
+        """Ask the job to land what it read and what is left on the bus (within
+        `serve.drain_timeout_seconds`) and commit, then wait; True if it did."""
         self._stopping.set()
         self._halt.set()
         process = self._process
@@ -119,6 +120,16 @@ def _run_stream(
     began = time.perf_counter()
     try:
         open_stream_job(settings, datasets).run(stop=stop)
+        # The collectors stopped before this job was told to: land what they acknowledged
+        # since its last poll too, so a stopped server leaves nothing behind on the bus —
+        # within the drain time; anything later waits, safe on the bus, for the next run.
+        drained = threading.Event()
+        timer = threading.Timer(settings.serve.drain_timeout_seconds, drained.set)
+        timer.start()
+        try:
+            open_stream_job(settings, datasets).run(until_idle=True, stop=drained)
+        finally:
+            timer.cancel()
     except Exception as exc:  # the parent logs the exit and restarts the job
         LOG.error("stream %s", fields(status="failed", error=f"{type(exc).__name__}: {exc}"))
         sys.exit(1)

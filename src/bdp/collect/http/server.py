@@ -116,7 +116,9 @@ class HttpCollector(Collector):
         if self._server is not None:
             self._server.close()
         if self._web is not None:
-            # Closes idle connections at once, lets requests in flight finish.
+            # Close idle keep-alive connections at once (`shutdown` alone would wait the
+            # whole drain time for their next request); let requests in flight finish.
+            self._web.pre_shutdown()
             await self._web.shutdown(drain_timeout_seconds)
         if self._stats_task is not None:
             self._stats_task.cancel()
