@@ -190,24 +190,26 @@ def test_seek_to_an_offset_rereads_from_there(bus: Bus, topic: str) -> None:
 
 
 def test_seek_to_timestamp_finds_the_first_record_at_or_after(bus: Bus, topic: str) -> None:
-    # Producer clocks may disagree: timestamps are not sorted by offset.
-    stamps = [1_000, 5_000, 3_000, 9_000, 7_000, 7_000, 12_000]
+    # Producer clocks may disagree: timestamps are not sorted by offset. They are recent:
+    # a broker's time retention may delete records stamped decades ago at any moment.
+    base = int(time.time() * 1000) - 60_000
+    stamps = [base + s for s in (1_000, 5_000, 3_000, 9_000, 7_000, 7_000, 12_000)]
     with bus.producer() as producer:
         for i, stamp in enumerate(stamps):
             producer.send(topic, b"t%d" % i, key=b"clock", timestamp_ms=stamp)
         producer.flush()
     partition = partition_for_key(b"clock", PARTITIONS)
     with bus.consumer("timer", topic, partitions=[partition]) as consumer:
-        assert consumer.seek_to_timestamp(partition, 0) == 0
-        assert consumer.seek_to_timestamp(partition, 4_000) == 1
-        assert consumer.seek_to_timestamp(partition, 6_000) == 3
-        assert consumer.seek_to_timestamp(partition, 10_000) == 6
-        assert consumer.seek_to_timestamp(partition, 8_000) == 3
+        assert consumer.seek_to_timestamp(partition, base) == 0
+        assert consumer.seek_to_timestamp(partition, base + 4_000) == 1
+        assert consumer.seek_to_timestamp(partition, base + 6_000) == 3
+        assert consumer.seek_to_timestamp(partition, base + 10_000) == 6
+        assert consumer.seek_to_timestamp(partition, base + 8_000) == 3
         assert consumer.position(partition) == 3
         batch = consumer.poll(1, timeout_ms=2000)[0]
         assert batch.values == [b"t3"]
-        assert batch.timestamps_ms.tolist() == [9_000]
-        assert consumer.seek_to_timestamp(partition, 13_000) == len(stamps)
+        assert batch.timestamps_ms.tolist() == [base + 9_000]
+        assert consumer.seek_to_timestamp(partition, base + 13_000) == len(stamps)
 
 
 def test_latest_start_skips_what_is_already_there(bus: Bus, topic: str) -> None:
