@@ -68,9 +68,9 @@ class Serve:
             time.sleep(0.05)
 
     def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
 
     def terminate(self) -> int:
         assert self.process is not None
@@ -118,6 +118,9 @@ def kill_serve_while_clients_send(home: Path, env: dict[str, str]) -> None:
         for thread in threads:
             thread.join(timeout=300)
         assert not any(thread.is_alive() for thread in threads)
+    except BaseException:
+        serve.kill()  # a failed run leaves no server behind
+        raise
     finally:
         for sender in senders:
             sender.stop.set()
