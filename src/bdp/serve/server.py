@@ -53,7 +53,6 @@ class Server:
         self.ingest: Ingest | None = None
         self.stream: StreamProcess | None = None
         self._stop: asyncio.Event | None = None
-        self._started = asyncio.Event()
 
     # -- health ------------------------------------------------------------------------
 
@@ -86,7 +85,6 @@ class Server:
         bus = await asyncio.to_thread(open_bus, self.settings)
         try:
             await self._start(bus)
-            self._started.set()
             await self._stop.wait()
             LOG.info("serve %s", fields(status="stopping"))
         finally:
@@ -98,9 +96,6 @@ class Server:
     def request_stop(self) -> None:
         if self._stop is not None:
             self._stop.set()
-
-    async def started(self) -> None:
-        await self._started.wait()
 
     async def _start(self, bus: Bus) -> None:
         self.ingest = Ingest(self.settings, bus)
