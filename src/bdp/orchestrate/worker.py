@@ -1,0 +1,119 @@
+"""One try of one task, in a process of its own.
+
+The scheduler starts each try as a child of a fork server (`multiprocessing`'s
+"forkserver", which has bdp's heavy modules loaded already, so a try starts in
+milliseconds). The child leads a session of its own, so a try that outlives its timeout
+is stopped with everything it started (a Spark JVM too); it dies with the scheduler
+(through the fork server), so no try runs on unwatched after a crash. Its output goes
+to the try's log file, and its outcome to a small JSON file the scheduler reads when
+the process has exited: `success` with the operation's summary, `not_ready` with a
+sensor's reason, or `failed` with a one-line error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bdp.config import Settings
+from bdp.localfs import atomic_write
+from bdp.orchestrate.dag import Dag
+from bdp.orchestrate.operations import NotReady, TaskContext, run_operation
+
+__all__ = ["TrySpec", "describe_failure", "outcome_of", "run_try"]
+
+LOG = logging.getLogger("bdp.orchestrate")
+
+
+@dataclass(frozen=True)
+class TrySpec:
+    settings: Settings
+    dag: Dag
+    task_id: str
+    dt: date
+    now: datetime
+    try_number: int
+    result_path: Path
+    log_path: Path
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line: bdp's own errors say what went wrong; anything else is named by type."""
+    from bdp.errors import BdpError
+
+    text = str(exc) if isinstance(exc, BdpError) else f"{type(exc).__name__}: {exc}"
+    return (
+        " | ".join(line.strip() for line in text.splitlines() if line.strip()) or type(exc).__name__
+    )
+
+
+def execute(spec: TrySpec) -> dict[str, Any]:
+    """Run the try here, in this process; its outcome as the scheduler reads it."""
+    task = spec.dag.task(spec.task_id)
+    ctx = TaskContext(spec.settings, spec.dag, task, spec.dt, spec.now, spec.try_number)
+    try:
+        return {"status": "success", "result": run_operation(ctx)}
+    except NotReady as exc:
+        return {"status": "not_ready", "error": describe_failure(exc)}
+    except Exception as exc:
+        traceback.print_exc()
+        results = getattr(exc, "results", None)
+        return {"status": "failed", "error": describe_failure(exc), "result": results}
+
+
+def run_try(spec: TrySpec) -> None:
+    """The child's entry point."""
+    from bdp.logs import configure_logging
+    from bdp.stream.embedded.workers import die_with_parent
+
+    die_with_parent(os.getppid())
+    os.setsid()
+    spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = os.open(spec.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    configure_logging(spec.settings.platform.log_level or "INFO")
+    LOG.info(
+        "try %s.%s dt=%s try=%d pid=%d",
+        spec.dag.dag_id,
+        spec.task_id,
+        spec.dt,
+        spec.try_number,
+        os.getpid(),
+    )
+    outcome = execute(spec)
+    LOG.info(
+        "outcome %s", outcome["status"] + (f": {outcome['error']}" if "error" in outcome else "")
+    )
+    atomic_write(spec.result_path, orjson.dumps(outcome, default=str))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def outcome_of(result_path: Path, exitcode: int | None) -> dict[str, Any]:
+    """What a finished try reported, or why it reported nothing (it was killed)."""
+    try:
+        found: dict[str, Any] = orjson.loads(result_path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        if exitcode is not None and exitcode < 0:
+            import signal
+
+            why = f"the task's process was killed by {signal.Signals(-exitcode).name}"
+        else:
+            why = f"the task's process exited with code {exitcode} without an outcome"
+        return {"status": "failed", "error": why}
+    finally:
+        result_path.unlink(missing_ok=True)
+    return found
