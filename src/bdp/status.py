@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 
 from bdp.bus import Bus
 from bdp.errors import CorruptSegmentError
@@ -75,12 +76,17 @@ class DatasetRows:
         return sum(self.zones[zone].values())
 
 
-def dataset_rows(lake: Lake, name: str, verify: bool = False) -> DatasetRows:
+def dataset_rows(
+    lake: Lake, name: str, verify: bool = False, only: date | None = None
+) -> DatasetRows:
+    """Rows of every day of dataset `name`, or of day `only` (listing only its
+    partitions)."""
     landed = LandedFiles(lake, name)
     zones, damaged = {}, []
     for zone in ZONES:
         rows: dict[str, int] = defaultdict(int)
-        for info in lake.list_files(f"{zone}/{name}"):
+        prefix = f"{zone}/{name}" if only is None else f"{zone}/{name}/dt={only.isoformat()}"
+        for info in lake.list_files(prefix):
             parts = info.path.split("/")
             day = next((p.removeprefix("dt=") for p in parts if p.startswith("dt=")), None)
             if day is None or not info.path.endswith(RAW_SUFFIXES):

@@ -159,3 +159,94 @@ def test_a_query_is_one_statement(warehouse, table, tmp_path) -> None:
     with pytest.raises(QueryError, match="2"):
         warehouse.query(f"SELECT id FROM {table}; SELECT 1")
     assert warehouse.query(f"SELECT count(*) AS n FROM {table};").to_pylist() == [{"n": 2}]
+
+
+def shards(directory: Path, day: dt.date, rows: dict[str, list[int]]) -> list[str]:
+    """One file of rows `(shard, id)` per shard, as a table several writers share."""
+    folder = directory / f"shards-{uuid.uuid4().hex[:6]}" / f"dt={day.isoformat()}"
+    folder.mkdir(parents=True)
+    data = pa.table(
+        {
+            "shard": pa.array([s for s, found in rows.items() for _ in found], pa.string()),
+            "id": pa.array([i for found in rows.values() for i in found], pa.int64()),
+        }
+    )
+    path = folder / "part-00000.parquet"
+    pq.write_table(data, path)
+    return [str(path)]
+
+
+def by_shard(warehouse: Warehouse, table: str, day: dt.date) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    rows = warehouse.query(f"SELECT shard, id FROM {table} WHERE dt = DATE '{day}'").to_pylist()
+    for row in rows:
+        found.setdefault(row["shard"], []).append(row["id"])
+    return {shard: sorted(ids) for shard, ids in sorted(found.items())}
+
+
+def test_a_slice_of_a_day_is_replaced_alone(warehouse, table, tmp_path) -> None:
+    warehouse.replace_partition(table, DAY, shards(tmp_path, DAY, {"a": [1, 2], "b": [3]}))
+    warehouse.replace_partition(table, NEXT, shards(tmp_path, NEXT, {"a": [7]}))
+    files = shards(tmp_path, DAY, {"a": [4]})
+    assert warehouse.replace_partition(table, DAY, files, where={"shard": "a"}) == 1
+    assert by_shard(warehouse, table, DAY) == {"a": [4], "b": [3]}
+    assert by_shard(warehouse, table, NEXT) == {"a": [7]}
+    # Again: the same contents, not the slice twice.
+    assert warehouse.replace_partition(table, DAY, files, where={"shard": "a"}) == 1
+    assert by_shard(warehouse, table, DAY) == {"a": [4], "b": [3]}
+
+
+def test_a_slice_creates_its_table_and_empties_with_no_files(warehouse, table, tmp_path) -> None:
+    assert warehouse.replace_partition(table, DAY, [], where={"shard": "a"}) == 0
+    assert table not in warehouse.tables()
+    for shard, ids in (("a", [1]), ("b", [2, 3])):
+        files = shards(tmp_path, DAY, {shard: ids})
+        assert warehouse.replace_partition(table, DAY, files, where={"shard": shard}) == len(ids)
+    assert by_shard(warehouse, table, DAY) == {"a": [1], "b": [2, 3]}
+    assert warehouse.replace_partition(table, DAY, [], where={"shard": "b"}) == 0
+    assert by_shard(warehouse, table, DAY) == {"a": [1]}
+
+
+def test_a_slice_matches_every_column_it_names(warehouse, table, tmp_path) -> None:
+    folder = tmp_path / "pairs" / f"dt={DAY.isoformat()}"
+    folder.mkdir(parents=True)
+    pairs = [("a", "x", 1), ("a", "y", 2), ("b", "x", 3)]
+    path = folder / "part-00000.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "shard": [p[0] for p in pairs],
+                "kind": [p[1] for p in pairs],
+                "id": [p[2] for p in pairs],
+            }
+        ),
+        path,
+    )
+    warehouse.replace_partition(table, DAY, [str(path)])
+    one = folder.parent / "one.parquet"
+    pq.write_table(pa.table({"shard": ["a"], "kind": ["x"], "id": [9]}), one)
+    assert (
+        warehouse.replace_partition(table, DAY, [str(one)], where={"shard": "a", "kind": "x"}) == 1
+    )
+    rows = warehouse.query(f"SELECT id FROM {table} ORDER BY id").column("id").to_pylist()
+    assert rows == [2, 3, 9]
+
+
+def test_files_with_rows_outside_the_slice_change_nothing(warehouse, table, tmp_path) -> None:
+    warehouse.replace_partition(table, DAY, shards(tmp_path, DAY, {"a": [1], "b": [2]}))
+    mixed = shards(tmp_path, DAY, {"a": [5], "b": [6]})
+    with pytest.raises(WarehouseError, match="not in the slice"):
+        warehouse.replace_partition(table, DAY, mixed, where={"shard": "a"})
+    assert by_shard(warehouse, table, DAY) == {"a": [1], "b": [2]}
+
+
+def test_a_slice_value_is_a_value_and_its_column_an_identifier(warehouse, table, tmp_path) -> None:
+    warehouse.replace_partition(table, DAY, shards(tmp_path, DAY, {"a": [1], "b": [2]}))
+    # A value that would be SQL if it were pasted in matches no row, and removes none.
+    assert warehouse.replace_partition(table, DAY, [], where={"shard": "a' OR '1'='1"}) == 0
+    assert by_shard(warehouse, table, DAY) == {"a": [1], "b": [2]}
+    with pytest.raises(WarehouseError, match="invalid column name"):
+        warehouse.replace_partition(table, DAY, [], where={"shard = shard --": "a"})
+    with pytest.raises(WarehouseError):
+        warehouse.replace_partition(table, DAY, [], where={"no_such_column": "a"})
+    assert by_shard(warehouse, table, DAY) == {"a": [1], "b": [2]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from bdp.lake import partition_dir
@@ -74,3 +75,11 @@ def test_files_landed_without_records_are_counted_and_a_broken_one_reported(
     [broken] = rows.damaged
     assert broken.path.endswith(raw_file_name(0, 3, 6, "gzip"))
     assert broken.problem is not None and "cannot be decompressed" in broken.problem
+
+
+def test_the_rows_of_one_day_list_only_that_day(recording_lake) -> None:
+    landed_lake(recording_lake)
+    rows = dataset_rows(recording_lake, "weblogs", only=date(2024, 4, 17))
+    assert rows.zones == {"raw": {"2024-04-17": 7}, "quarantine": {"2024-04-17": 2}}
+    nothing = dataset_rows(recording_lake, "weblogs", only=date(2024, 4, 18))
+    assert nothing.zones == {"raw": {}, "quarantine": {}}

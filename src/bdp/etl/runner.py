@@ -38,6 +38,7 @@ from bdp.errors import BdpError
 from bdp.etl.engine import DataFrame, Engine, EngineError, open_engine
 from bdp.etl.runs import EtlRun, RunLog, raw_files, raw_fingerprint
 from bdp.etl.transforms import TransformOptions, get_transform
+from bdp.etl.transforms.base import dropped_rows
 from bdp.lake import FileInfo, Lake, open_lake, partition_dir
 from bdp.lake.manifests import LandedFiles, refuse_damaged
 from bdp.lake.retrying import retrying
@@ -68,6 +69,9 @@ class EtlResult:
     """Wall time per stage: `write:<table>` and `load:<table>`, and `read` (parse and
     keep the typed day) for a dataset without an events table. With one, parsing is
     part of writing that table."""
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Raw rows the records table leaves out, by the transform's rule (`DROPS`) that
+    drops them: `raw_rows` = its rows + these."""
 
 
 def transform_options(settings: Settings) -> TransformOptions:
@@ -103,6 +107,7 @@ def run_etl(
     fingerprint, raw_rows = "", 0
     tables: dict[str, int] = {}
     stages: dict[str, float] = {}
+    dropped: dict[str, int] = {}
     with ExitStack() as owned:
         try:
             lake = retrying(lake or open_lake(settings), retry or Retry(log=LOG))
@@ -151,6 +156,8 @@ def run_etl(
                             seconds=stages["read"],
                         ),
                     )
+            # Counted beside the tables, for the quality check to reconcile them.
+            dropped = dropped_rows(events, engine.functions, transform.DROPS)
             frames = transform.build(events, engine, options)
             if set(frames) != set(transform.TABLES):
                 raise EtlError(f"{dataset}: built {sorted(frames)}, expected {transform.TABLES}")
@@ -182,11 +189,23 @@ def run_etl(
                     raw_rows,
                     tables,
                     fingerprint,
+                    dropped,
                 )
             )
             raise
     log.record_run(
-        EtlRun(dataset, dt, started, datetime.now(UTC), "ok", None, raw_rows, tables, fingerprint)
+        EtlRun(
+            dataset,
+            dt,
+            started,
+            datetime.now(UTC),
+            "ok",
+            None,
+            raw_rows,
+            tables,
+            fingerprint,
+            dropped,
+        )
     )
     LOG.info(
         "run %s",
@@ -198,6 +217,7 @@ def run_etl(
             raw_rows=raw_rows,
             tables=len(tables),
             rows=sum(tables.values()),
+            dropped=sum(dropped.values()),
             seconds=time.perf_counter() - clock,
         ),
     )
@@ -210,6 +230,7 @@ def run_etl(
         seconds=time.perf_counter() - clock,
         raw_fingerprint=fingerprint,
         stage_seconds=stages,
+        dropped=dropped,
     )
 
 

@@ -3,7 +3,9 @@
 Runs live in a small SQLite table beside the scheduler's state. Each run stores a
 fingerprint of the raw partition it read (the sorted names and sizes of its files),
 so a day whose raw partition changed after its last successful run — late data —
-shows up in `stale_days` and is run again.
+shows up in `stale_days` and is run again. It also stores the rows each of the
+transform's drop rules left out of its records table, which the quality checks
+reconcile the landed rows with.
 """
 
 from __future__ import annotations
@@ -45,10 +47,16 @@ CREATE TABLE IF NOT EXISTS etl_runs (
     error TEXT,
     raw_rows INTEGER,
     table_rows TEXT NOT NULL,
-    raw_fingerprint TEXT NOT NULL
+    raw_fingerprint TEXT NOT NULL,
+    dropped_rows TEXT
 );
 CREATE INDEX IF NOT EXISTS etl_runs_day ON etl_runs (dataset, dt, id);
 """
+
+_COLUMNS = (
+    "dataset, dt, started_at, finished_at, status, error, raw_rows, table_rows, "
+    "raw_fingerprint, dropped_rows"
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,9 @@ class EtlRun:
     raw_rows: int | None
     table_rows: dict[str, int]
     raw_fingerprint: str
+    dropped_rows: dict[str, int] | None = None
+    """Raw rows each drop rule left out of the records table; None for a run recorded
+    before they were."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: dates and times as ISO-8601 text."""
@@ -76,6 +87,7 @@ class EtlRun:
             "raw_rows": self.raw_rows,
             "table_rows": dict(self.table_rows),
             "raw_fingerprint": self.raw_fingerprint,
+            "dropped_rows": None if self.dropped_rows is None else dict(self.dropped_rows),
         }
 
 
@@ -120,6 +132,7 @@ class RunLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
+            _add_dropped_rows(conn)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -137,8 +150,7 @@ class RunLog:
     def record_run(self, run: EtlRun) -> None:
         with self._connect() as conn:
             conn.execute(
-                "INSERT INTO etl_runs (dataset, dt, started_at, finished_at, status, error, "
-                "raw_rows, table_rows, raw_fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO etl_runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.dataset,
                     run.dt.isoformat(),
@@ -149,6 +161,7 @@ class RunLog:
                     run.raw_rows,
                     json.dumps(run.table_rows, sort_keys=True),
                     run.raw_fingerprint,
+                    None if run.dropped_rows is None else json.dumps(run.dropped_rows),
                 ),
             )
 
@@ -157,24 +170,20 @@ class RunLog:
         where, params = ("WHERE dataset = ?", [dataset]) if dataset else ("", [])
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT dataset, dt, started_at, finished_at, status, error, raw_rows, "
-                f"table_rows, raw_fingerprint FROM etl_runs {where} ORDER BY id DESC LIMIT ?",
+                f"SELECT {_COLUMNS} FROM etl_runs {where} ORDER BY id DESC LIMIT ?",
                 [*params, limit],
             ).fetchall()
-        return [
-            EtlRun(
-                dataset=row[0],
-                dt=date.fromisoformat(row[1]),
-                started_at=datetime.fromisoformat(row[2]),
-                finished_at=datetime.fromisoformat(row[3]),
-                status=row[4],
-                error=row[5],
-                raw_rows=row[6],
-                table_rows=json.loads(row[7]),
-                raw_fingerprint=row[8],
-            )
-            for row in rows
-        ]
+        return [_run(row) for row in rows]
+
+    def last_ok_run(self, dataset: str, dt: date) -> EtlRun | None:
+        """The latest successful run of `dataset` for day `dt`, if one was recorded."""
+        with self._connect() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM etl_runs WHERE dataset = ? AND dt = ? "
+                "AND status = 'ok' ORDER BY id DESC LIMIT 1",
+                (dataset, dt.isoformat()),
+            ).fetchone()
+        return None if row is None else _run(row)
 
     def stale_days(self, lake: Lake, dataset: str) -> list[date]:
         """Days with a raw partition that never ran successfully or changed since."""
@@ -198,6 +207,33 @@ class RunLog:
             if (dt := _as_date(name)) is not None and done.get(name) != raw_fingerprint(files)
         ]
         return sorted(stale)
+
+
+def _run(row: tuple[Any, ...]) -> EtlRun:
+    return EtlRun(
+        dataset=row[0],
+        dt=date.fromisoformat(row[1]),
+        started_at=datetime.fromisoformat(row[2]),
+        finished_at=datetime.fromisoformat(row[3]),
+        status=row[4],
+        error=row[5],
+        raw_rows=row[6],
+        table_rows=json.loads(row[7]),
+        raw_fingerprint=row[8],
+        dropped_rows=None if row[9] is None else json.loads(row[9]),
+    )
+
+
+def _add_dropped_rows(conn: sqlite3.Connection) -> None:
+    """A run log written before drops were recorded gains their column."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(etl_runs)")}
+    if "dropped_rows" in columns:
+        return
+    try:
+        conn.execute("ALTER TABLE etl_runs ADD COLUMN dropped_rows TEXT")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):  # another process added it meanwhile
+            raise
 
 
 def _partition_day(path: str) -> str | None:

@@ -18,6 +18,7 @@ def etl(ctx: TaskContext) -> dict[str, Any]:
         "raw_files": result.raw_files,
         "raw_rows": result.raw_rows,
         "curated_rows": dict(result.tables),
+        "dropped_rows": dict(result.dropped),
         "raw_fingerprint": result.raw_fingerprint,
     }
 

@@ -3,12 +3,15 @@
 Every table has a `dt DATE` column (the processed day) and is only ever written by
 `replace_partition`, which swaps one day's rows in one transaction: re-running a day
 replaces it and never appends duplicates (E8), and a failed load leaves the old rows.
+A table that several writers share day by day (one dataset's quality results beside
+another's) is written a slice at a time: `where` names the slice, by column values.
 """
 
 from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -23,6 +26,7 @@ __all__ = [
     "WarehouseCapabilities",
     "WarehouseError",
     "WarehouseUnavailableError",
+    "check_column_name",
     "check_table_name",
 ]
 
@@ -60,15 +64,34 @@ def check_table_name(table: str) -> str:
     return table
 
 
+def check_column_name(column: str) -> str:
+    """Column names a caller gives (a slice's columns) are identifiers too."""
+    if not _TABLE_NAME.match(column):
+        raise WarehouseError(f"invalid column name {column!r}: use letters, digits and _")
+    return column
+
+
 class Warehouse(abc.ABC):
     capabilities: WarehouseCapabilities
 
     @abc.abstractmethod
-    def replace_partition(self, table: str, dt: date, parquet_uris: list[str]) -> int:
+    def replace_partition(
+        self,
+        table: str,
+        dt: date,
+        parquet_uris: list[str],
+        *,
+        where: Mapping[str, str] | None = None,
+    ) -> int:
         """Make the rows of `parquet_uris` the whole of day `dt` in `table`, atomically.
 
         Creates the table (with a `dt DATE` column) on its first load. Loading the
         same files again leaves the same contents. Returns the rows loaded.
+
+        With `where` (column → value), only the slice of day `dt` whose columns hold
+        those values is replaced; the day's other rows stay. Every row of the files
+        must belong to the slice (else `WarehouseError`, and nothing changes), so
+        loading the same files again still leaves the same contents.
         """
 
     @abc.abstractmethod

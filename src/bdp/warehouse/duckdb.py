@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from bdp.warehouse.base import (
     QueryError,
     Warehouse,
     WarehouseError,
+    check_column_name,
     check_table_name,
 )
 
@@ -147,12 +148,25 @@ class DuckDBWarehouse(Warehouse):
             yield conn
 
     @staticmethod
-    def _run(conn: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
+    def _run(
+        conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         # Fetch everything: DuckDB refuses new work while a result is left unread.
-        return conn.execute(sql).fetchall()
+        return conn.execute(sql, params).fetchall()
 
-    def replace_partition(self, table: str, dt: date, parquet_uris: list[str]) -> int:
+    def replace_partition(
+        self,
+        table: str,
+        dt: date,
+        parquet_uris: list[str],
+        *,
+        where: Mapping[str, str] | None = None,
+    ) -> int:
         check_table_name(table)
+        # The slice's columns, quoted, each with its value as a parameter.
+        slice_ = [
+            (_quote(check_column_name(column)), value) for column, value in (where or {}).items()
+        ]
         with self._connection(write=True) as conn:
             exists = table in self._tables(conn)
             if not parquet_uris and not exists:
@@ -171,7 +185,14 @@ class DuckDBWarehouse(Warehouse):
                     )
                 elif parquet_uris:
                     self._add_new_columns(conn, table, source)
-                self._run(conn, f"DELETE FROM {target} WHERE {PARTITION_COLUMN} = {day}")
+                if slice_ and parquet_uris:
+                    self._refuse_rows_outside(conn, table, dt, source, slice_)
+                in_slice = "".join(f" AND {column} = ?" for column, _ in slice_)
+                self._run(
+                    conn,
+                    f"DELETE FROM {target} WHERE {PARTITION_COLUMN} = {day}{in_slice}",
+                    [value for _, value in slice_],
+                )
                 loaded = 0
                 if parquet_uris:
                     [(loaded,)] = self._run(
@@ -185,7 +206,34 @@ class DuckDBWarehouse(Warehouse):
                 with contextlib.suppress(duckdb.Error):
                     self._run(conn, "ROLLBACK")
                 raise WarehouseError(f"loading {table} dt={dt}: {exc}") from exc
+            except WarehouseError:
+                with contextlib.suppress(duckdb.Error):
+                    self._run(conn, "ROLLBACK")
+                raise
         return int(loaded)
+
+    def _refuse_rows_outside(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        table: str,
+        dt: date,
+        source: str,
+        slice_: list[tuple[str, str]],
+    ) -> None:
+        """A slice's files must hold only its rows: any other would survive (or
+        duplicate on) the next replace of the slice."""
+        outside = " OR ".join(f"{column} IS DISTINCT FROM ?" for column, _ in slice_)
+        [(count,)] = self._run(
+            conn,
+            f"SELECT count(*) FROM {source} WHERE {outside}",
+            [value for _, value in slice_],
+        )
+        if count:
+            wanted = ", ".join(f"{column} = {value!r}" for column, value in slice_)
+            raise WarehouseError(
+                f"loading {table} dt={dt}: {count} rows of the files are not in the slice "
+                f"{wanted} being replaced"
+            )
 
     def _add_new_columns(self, conn: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
         # Additive schema change (a transform gained a column): older days read NULL.

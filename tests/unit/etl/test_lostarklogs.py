@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from bdp.etl import RunLog, run_etl
 from bdp.etl.transforms import TransformOptions
+from bdp.etl.transforms.base import dropped_rows, kept_rows
 from bdp.etl.transforms.lostarklogs import ANALYSIS_COLUMNS, ROOM_COLUMNS, TRAINING_COLUMNS
 
-from .conftest import build, rows
+from .conftest import build, rows, write_raw
 
 VALTAN = '"Boss":{"name":"Valtan","item_level":"1800","endTime":"600"}'
 KAMEN = '"Boss":{"name":"Kamen","item_level":2700,"endTime":1200}'
@@ -42,6 +45,7 @@ EVENTS = [
     '"method":"/chat","x":1,"y":1,"inputkey":"e","success":0,"status":1}',
 ]
 
+DAY = dt.date(2024, 4, 16)
 SEOUL = TransformOptions(timezone="Asia/Seoul")
 
 
@@ -155,3 +159,30 @@ def test_output_schemas(engine, tmp_path: Path, tables) -> None:
     assert str(analysis.field("startTime").type) == "timestamp[us, tz=UTC]"
     ints = ("gametime_seconds", "success", "status", "Boss_item_level", "Boss_endTime", "xy")
     assert {str(analysis.field(c).type) for c in ints} == {"int32"}
+
+
+def test_the_etl_counts_the_room_results_the_analysis_table_leaves_out(settings, lake, engine):
+    write_raw(lake, "lostarklogs", DAY, "part-00000-0-5.jsonl.zst", EVENTS)
+    result = run_etl(settings, "lostarklogs", DAY, lake=lake, engine=engine)
+    assert result.dropped == {"room_result": 1}
+    assert result.raw_rows == result.tables["lostark_analysis_log"] + 1
+    recorded = RunLog(settings.paths.state).last_ok_run("lostarklogs", DAY)
+    assert recorded is not None and recorded.dropped_rows == {"room_result": 1}
+
+
+def test_rules_drop_a_row_once_and_never_for_null(engine, tmp_path: Path) -> None:
+    F = engine.functions
+    (tmp_path / "rows").mkdir()
+    table = pa.table({"m": ["a", "b", None, "b", "c"], "n": [1, 2, 3, None, 5]})
+    pq.write_table(table, tmp_path / "rows" / "part-0.parquet")
+    events = engine.read_parquet(str(tmp_path / "rows"))
+    rules = {
+        "is_b": lambda F: F.col("m") == "b",
+        "big_n": lambda F: F.col("n") >= 2,  # NULL for the 4th row, already dropped as "b"
+    }
+    assert dropped_rows(events, F, rules) == {"is_b": 2, "big_n": 2}
+    kept = sorted((r["m"], r["n"]) for r in kept_rows(events, F, rules).collect())
+    assert kept == [("a", 1)]
+    only_b = {"is_b": rules["is_b"]}  # a NULL `m` is not "b": kept, not dropped
+    assert len(kept_rows(events, F, only_b).collect()) == 3
+    assert dropped_rows(events, F, {}) == {} and kept_rows(events, F, {}) is events

@@ -95,7 +95,44 @@ def test_settings_level_helpers_share_one_store(settings, lake) -> None:
         "raw_rows": 1,
         "table_rows": {"t": 1},
         "raw_fingerprint": current,
+        "dropped_rows": None,
     }
+
+
+def test_the_rows_each_rule_dropped_are_kept_with_the_run(tmp_path) -> None:
+    log = RunLog(tmp_path / "state.sqlite")
+    assert log.last_ok_run("lostarklogs", DAY) is None
+    first = EtlRun("lostarklogs", DAY, NOW, NOW, "ok", None, 9, {"t": 7}, "a", {"room_result": 2})
+    log.record_run(first)
+    log.record_run(EtlRun("lostarklogs", DAY, NOW, NOW, "failed", "boom", 9, {}, "b", {}))
+    log.record_run(
+        EtlRun("lostarklogs", DAY - dt.timedelta(days=1), NOW, NOW, "ok", None, 1, {}, "c", {})
+    )
+    found = log.last_ok_run("lostarklogs", DAY)
+    assert found == first and found.dropped_rows == {"room_result": 2}
+    assert found.as_dict()["dropped_rows"] == {"room_result": 2}
+
+
+def test_a_run_log_from_before_drops_were_recorded_gains_their_column(tmp_path) -> None:
+    path = tmp_path / "state.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE etl_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, dataset TEXT NOT NULL,"
+            " dt TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,"
+            " status TEXT NOT NULL, error TEXT, raw_rows INTEGER, table_rows TEXT NOT NULL,"
+            " raw_fingerprint TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO etl_runs (dataset, dt, started_at, finished_at, status, raw_rows,"
+            " table_rows, raw_fingerprint) VALUES ('hotellogs', ?, ?, ?, 'ok', 1, '{}', 'a')",
+            (DAY.isoformat(), NOW.isoformat(), NOW.isoformat()),
+        )
+    conn.close()
+    log = RunLog(path)
+    old = log.last_ok_run("hotellogs", DAY)
+    assert old is not None and old.dropped_rows is None
+    log.record_run(run(DAY, "b"))
+    assert RunLog(path).last_runs(limit=2)[0].raw_fingerprint == "b"  # opened again: no change
 
 
 def test_a_run_log_that_cannot_be_written_is_an_error_naming_its_file(tmp_path, monkeypatch):

@@ -13,6 +13,17 @@ is one, the runner writes the typed rows straight into that table's Parquet and 
 the other tables from those files, so the day is encoded once on its way to them; when
 there is none, it keeps the typed rows with `Engine.materialize`.
 
+What the quality checks hold each transform to (`bdp.quality`) is declared beside it:
+
+- `RECORDS_TABLE`: the table with one row per raw record, less the rows `DROPS` leave
+  out (None when no table is: a user's own transform);
+- `DROPS`: rule name → `DropRule`, the condition on typed rows that the records table
+  leaves out. `build` applies them with `kept_rows`, and the ETL counts what each
+  dropped with `dropped_rows`, so a rule is written once;
+- `KEYS`: table → the columns that identify a row of it, where some do;
+- `LEAF_COLUMNS`: raw leaf (dotted path) → its column in the records table, where it
+  is not the path with `.` as `_`.
+
 A dataset declared in `bdp.toml` has no module: `get_transform(name, settings)` gives it
 a `DeclaredTransform` with the same surface (`bdp.etl.transforms.declared`).
 """

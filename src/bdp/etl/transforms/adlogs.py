@@ -24,14 +24,61 @@ from typing import Any
 
 from bdp.datasets.adlogs import DATASET as SOURCE
 from bdp.etl.engine.base import DataFrame, Engine
-from bdp.etl.transforms.base import ISO_DATE, TransformOptions, declared, event_timestamp
+from bdp.etl.transforms.base import (
+    ISO_DATE,
+    DropRule,
+    TransformOptions,
+    declared,
+    event_timestamp,
+)
 
-__all__ = ["ANALYSIS_COLUMNS", "EVENTS_TABLE", "TABLES", "build", "typed"]
+__all__ = [
+    "ANALYSIS_COLUMNS",
+    "DROPS",
+    "EVENTS_TABLE",
+    "KEYS",
+    "LEAF_COLUMNS",
+    "RECORDS_TABLE",
+    "TABLES",
+    "build",
+    "typed",
+]
 
 TABLES = ("ad_analysis_logs", "ad_view_totals", "ad_click_totals", "ad_gender_view_totals")
 
 EVENTS_TABLE = None
 """No table is `typed()` as it is: every one filters or adds to the events."""
+
+RECORDS_TABLE = "ad_analysis_logs"
+DROPS: dict[str, DropRule] = {}
+_BY_AD = ("ad_id", "ad_name")
+KEYS = {
+    "ad_view_totals": _BY_AD,
+    "ad_click_totals": _BY_AD,
+    "ad_gender_view_totals": (*_BY_AD, "gender"),
+}
+"""An ad event carries no id of its own: the analysis table declares no key."""
+LEAF_COLUMNS = {
+    **{
+        f"Ad.{name}": name
+        for name in (
+            "ad_id",
+            "ad_name",
+            "ad_explain",
+            "genre",
+            "viewing_time",
+            "click_count",
+            "start_time",
+            "end_time",
+        )
+    },
+    **{
+        f"User.{name}": name for name in ("account", "gender", "age", "click", "view", "total_time")
+    },
+    "User.offset_time": "datetime",
+    "delta.viewing_time": "viewing_time_delta",
+    "delta.click_count": "click_count_delta",
+}
 
 ANALYSIS_COLUMNS = (
     "ad_id",

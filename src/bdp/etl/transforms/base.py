@@ -9,7 +9,9 @@ two engines must agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import reduce
 from types import ModuleType
 from typing import Any, TypeAlias
 
@@ -22,16 +24,22 @@ __all__ = [
     "ISO_TIMESTAMP",
     "MINUTES_SECONDS",
     "Column",
+    "DropRule",
     "TransformOptions",
     "declared",
+    "dropped_rows",
     "elapsed_seconds",
     "event_timestamp",
     "guarded_timestamp",
     "int_or_null",
+    "kept_rows",
 ]
 
 Column: TypeAlias = Any
 """A PySpark-API column expression of the engine in use."""
+
+DropRule: TypeAlias = Callable[[ModuleType], Column]
+"""Given `F`, the condition on typed rows that a transform's records table leaves out."""
 
 _ZONE_OFFSET = r"[+-]\d{2}:?\d{2}$"
 
@@ -92,3 +100,30 @@ def elapsed_seconds(F: ModuleType, text: Column) -> Column:
 def int_or_null(F: ModuleType, text: Column, pattern: str) -> Column:
     """The first group of `pattern` (which must capture at most 9 digits) as an int."""
     return F.when(text.rlike(pattern), F.regexp_extract(text, pattern, 1).cast("int"))
+
+
+def _dropped_by(F: ModuleType, rule: DropRule) -> Column:
+    # NULL is "not dropped": a rule drops only the rows it says it drops.
+    return F.coalesce(rule(F), F.lit(False))
+
+
+def kept_rows(events: Any, F: ModuleType, rules: Mapping[str, DropRule]) -> Any:
+    """The typed rows no rule drops: the rows of a transform's records table."""
+    if not rules:
+        return events
+    dropped = reduce(lambda a, b: a | b, [_dropped_by(F, rule) for rule in rules.values()])
+    return events.filter(~dropped)
+
+
+def dropped_rows(events: Any, F: ModuleType, rules: Mapping[str, DropRule]) -> dict[str, int]:
+    """Rows each rule drops, by rule name; a row two rules drop counts under the first,
+    so the counts add up to the rows `kept_rows` leaves out. One pass over `events`."""
+    if not rules:
+        return {}
+    counts, before = [], F.lit(False)
+    for name, rule in rules.items():
+        mine = _dropped_by(F, rule) & ~before
+        counts.append(F.sum(F.when(mine, 1).otherwise(0)).cast("long").alias(name))
+        before = before | _dropped_by(F, rule)
+    [row] = events.agg(*counts).collect()
+    return {name: int(row[name] or 0) for name in rules}

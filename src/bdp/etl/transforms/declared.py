@@ -23,7 +23,7 @@ from bdp.datasets import Dataset
 from bdp.datasets.base import Leaf
 from bdp.errors import ConfigError
 from bdp.etl.engine import DataFrame, Engine
-from bdp.etl.transforms.base import Column, TransformOptions, event_timestamp
+from bdp.etl.transforms.base import Column, DropRule, TransformOptions, event_timestamp
 
 __all__ = ["CustomTransform", "DeclaredTransform", "load_custom_transform", "typed_leaf"]
 
@@ -42,6 +42,16 @@ class DeclaredTransform:
         self.TABLES: tuple[str, ...] = (dataset.name,)
         # The generic table is the typed events as they are: written once, straight.
         self.EVENTS_TABLE: str | None = dataset.name if self.custom is None else None
+        # A user's own transform may filter, aggregate or rename as it likes: only the
+        # generic table is one row per record, and keyed by the dataset's `id_field`.
+        self.RECORDS_TABLE: str | None = self.EVENTS_TABLE
+        self.DROPS: dict[str, DropRule] = {}
+        self.KEYS: dict[str, tuple[str, ...]] = {}
+        if self.RECORDS_TABLE is not None:
+            ids = [leaf.column for leaf in dataset.leaves if leaf.path == dataset.id_field]
+            if ids:
+                self.KEYS[self.RECORDS_TABLE] = (ids[0],)
+        self.LEAF_COLUMNS: dict[str, str] = {}
 
     def typed(self, raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFrame:
         F = engine.functions

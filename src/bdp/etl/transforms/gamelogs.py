@@ -12,6 +12,7 @@ from __future__ import annotations
 from bdp.datasets.gamelogs import DATASET as SOURCE
 from bdp.etl.engine.base import DataFrame, Engine
 from bdp.etl.transforms.base import (
+    DropRule,
     TransformOptions,
     declared,
     elapsed_seconds,
@@ -22,7 +23,11 @@ from bdp.etl.transforms.base import (
 __all__ = [
     "ANALYSIS_COLUMNS",
     "BUY_METHODS",
+    "DROPS",
     "EVENTS_TABLE",
+    "KEYS",
+    "LEAF_COLUMNS",
+    "RECORDS_TABLE",
     "TABLES",
     "TRAINING_COLUMNS",
     "build",
@@ -33,6 +38,13 @@ TABLES = ("lol_analysis_log", "lol_training_log")
 
 EVENTS_TABLE = "lol_analysis_log"
 """The table that is `typed()` itself, column for column."""
+
+RECORDS_TABLE = "lol_analysis_log"
+DROPS: dict[str, DropRule] = {}
+KEYS = {"lol_analysis_log": ("roomID", "id")}
+"""`id` is the simulator's sequence, which starts again with each simulator run; a room
+belongs to one run."""
+LEAF_COLUMNS: dict[str, str] = {}
 
 BUY_METHODS = ("/buyItem", "/getItem")
 """The emitted purchase method and the README's name for it."""

@@ -13,14 +13,36 @@ from typing import Any
 
 from bdp.datasets.hotellogs import DATASET as SOURCE
 from bdp.etl.engine.base import DataFrame, Engine
-from bdp.etl.transforms.base import TransformOptions, declared, event_timestamp, int_or_null
+from bdp.etl.transforms.base import (
+    DropRule,
+    TransformOptions,
+    declared,
+    event_timestamp,
+    int_or_null,
+)
 
-__all__ = ["ANALYSIS_COLUMNS", "EVENTS_TABLE", "GENDER_DAILY_COLUMNS", "TABLES", "build", "typed"]
+__all__ = [
+    "ANALYSIS_COLUMNS",
+    "DROPS",
+    "EVENTS_TABLE",
+    "GENDER_DAILY_COLUMNS",
+    "KEYS",
+    "LEAF_COLUMNS",
+    "RECORDS_TABLE",
+    "TABLES",
+    "build",
+    "typed",
+]
 
 TABLES = ("hotel_analysis_log", "hotel_gender_daily")
 
 EVENTS_TABLE = "hotel_analysis_log"
 """The table that is `typed()` itself, column for column."""
+
+RECORDS_TABLE = "hotel_analysis_log"
+DROPS: dict[str, DropRule] = {}
+KEYS = {"hotel_analysis_log": ("id",), "hotel_gender_daily": ("gender",)}
+LEAF_COLUMNS: dict[str, str] = {}
 
 LEGACY_METHODS = {"/fefund": "/refund"}
 REFUND = "/refund"

@@ -16,16 +16,22 @@ from bdp.datasets.lostarklogs import DATASET as SOURCE
 from bdp.etl.engine.base import DataFrame, Engine
 from bdp.etl.schema import leaf_type
 from bdp.etl.transforms.base import (
+    DropRule,
     TransformOptions,
     declared,
     elapsed_seconds,
     event_timestamp,
     guarded_timestamp,
+    kept_rows,
 )
 
 __all__ = [
     "ANALYSIS_COLUMNS",
+    "DROPS",
     "EVENTS_TABLE",
+    "KEYS",
+    "LEAF_COLUMNS",
+    "RECORDS_TABLE",
     "ROOM_COLUMNS",
     "TABLES",
     "TRAINING_COLUMNS",
@@ -39,6 +45,18 @@ EVENTS_TABLE = None
 """No table is `typed()` as it is: every one filters or adds to the events."""
 
 RAID_RESULT = "/raid_result"
+
+
+def _room_result(F: Any) -> Any:
+    return F.col("method") == RAID_RESULT
+
+
+RECORDS_TABLE = "lostark_analysis_log"
+DROPS: dict[str, DropRule] = {"room_result": _room_result}
+"""A room's result is not a player's event: it makes `lostark_room_results` instead."""
+KEYS = {"lostark_room_results": ("sessionID",)}
+"""A player event carries no id of its own: the analysis table declares no key."""
+LEAF_COLUMNS: dict[str, str] = {}
 
 ANALYSIS_COLUMNS = (
     "sessionID",
@@ -89,7 +107,7 @@ def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFram
     the room result's `result`. Times are parsed for player events only, the only ones
     whose times the collector checks; a room result's are NULL."""
     F = engine.functions
-    player = F.col("method") != RAID_RESULT
+    player = ~_room_result(F)
     start = F.when(player, guarded_timestamp(F, F.col("startTime"), options.timezone))
     seconds = elapsed_seconds(F, F.col("gametime"))
     # Legacy records have no event time; the reference reconstructs it this way.
@@ -122,7 +140,7 @@ def typed(raw: DataFrame, engine: Engine, options: TransformOptions) -> DataFram
 
 def build(events: DataFrame, engine: Engine, options: TransformOptions) -> dict[str, DataFrame]:
     F = engine.functions
-    players = events.filter(F.col("method") != RAID_RESULT)
+    players = kept_rows(events, F, DROPS)
     return {
         "lostark_analysis_log": players.select(*ANALYSIS_COLUMNS),
         "lostark_training_log": players.select(*TRAINING_COLUMNS),
@@ -136,7 +154,7 @@ def _int(F: Any, name: str) -> Any:
 
 
 def _room_results(events: DataFrame, F: Any) -> DataFrame:
-    player = F.col("method") != RAID_RESULT
+    player = ~_room_result(F)
     account = F.col("User_account")
     rooms = events.groupBy("sessionID").agg(
         # One boss per room; max() picks it without trusting any one event's order.

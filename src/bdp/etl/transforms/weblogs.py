@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from bdp.datasets.weblogs import DATASET as SOURCE
 from bdp.etl.engine.base import DataFrame, Engine
-from bdp.etl.transforms.base import TransformOptions, declared, event_timestamp
+from bdp.etl.transforms.base import DropRule, TransformOptions, declared, event_timestamp
 
 __all__ = [
     "ACCESS_COLUMNS",
+    "DROPS",
     "ERROR_STATUS",
     "EVENTS_TABLE",
+    "KEYS",
+    "LEAF_COLUMNS",
+    "RECORDS_TABLE",
     "TABLES",
     "URL_DAILY_COLUMNS",
     "build",
@@ -25,6 +29,12 @@ TABLES = ("weblog_access_log", "weblog_url_daily")
 
 EVENTS_TABLE = "weblog_access_log"
 """The table that is `typed()` itself, column for column."""
+
+RECORDS_TABLE = "weblog_access_log"
+DROPS: dict[str, DropRule] = {}
+KEYS = {"weblog_url_daily": ("url",)}
+"""A request carries no id of its own: the access log declares no key."""
+LEAF_COLUMNS: dict[str, str] = {}
 
 ERROR_STATUS = 400
 """Responses from this code up are errors (client and server)."""
