@@ -313,7 +313,10 @@ class LandedFiles:
                 # each one (a round trip per batch on a remote lake).
                 listed = self.lake.list_files(f"{MANIFESTS}/{self.dataset}")
                 self._present = {info.path for info in listed}
-            if location not in self._present:
+            if location not in self._present and (
+                # A merged file newer than the listing: its manifest came before it.
+                batch is not None or not self.lake.exists(location)
+            ):
                 return None
             self._manifests[location] = _parse(self.lake.read(location), self.lake.uri(location))
         return self._manifests[location]
