@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bdp.orchestrate.operations import TaskContext
+
+if TYPE_CHECKING:
+    from bdp.bus import Bus
+    from bdp.stream.checkpoint import LandingProgress
 
 __all__ = ["bus_retention", "compact_raw", "lake_retention"]
 
@@ -96,56 +100,70 @@ def lake_retention(ctx: TaskContext) -> dict[str, Any]:
 def bus_retention(ctx: TaskContext) -> dict[str, Any]:
     """Delete bus segments past `[bus] retention_hours` / `retention_bytes`, keeping
     every record of a dataset's topic that the stream job has not landed yet. A bus
-    whose server enforces retention (Kafka's broker) is left to it."""
+    whose server enforces retention (Kafka's broker) is left to it. Either way, records
+    gone from the bus before the stream job landed them are reported (`lost_unlanded`):
+    the broker's retention does not wait for the stream job."""
     from bdp.bus import open_bus
-    from bdp.datasets import load_datasets
     from bdp.lake import open_lake
     from bdp.lake.retrying import retrying
     from bdp.retry import Retry
-    from bdp.stream.checkpoint import LandingProgress, landing_progress
+    from bdp.stream.checkpoint import landing_progress
 
     settings = ctx.settings
-    limits = {
+    summary: dict[str, Any] = {
         "retention_hours": settings.bus.retention_hours,
         "retention_bytes": settings.bus.retention_bytes,
     }
+    progress = landing_progress(retrying(open_lake(settings), Retry(log=LOG)))
     with open_bus(settings) as bus:
+        summary["bus"] = bus.name
+        keep_from = _landed_offsets(ctx, bus, progress)
         if bus.capabilities.server_retention:
-            return {
-                "bus": bus.name,
-                **limits,
-                "enforced_by": "server",
-                "note": "the broker deletes old records itself (topics carry retention.ms"
-                " and retention.bytes); nothing was deleted here",
-                "deleted_segments": 0,
+            summary["enforced_by"] = "server"
+            summary["note"] = (
+                "the broker deletes old records itself (the topics carry retention.ms and"
+                " retention.bytes); nothing was deleted here"
+            )
+            summary["deleted_segments"] = 0
+        else:
+            outcome = bus.enforce_retention(int(ctx.now.timestamp() * 1000), keep_from)
+            summary["enforced_by"] = "bdp"
+            summary["deleted_segments"] = outcome.segments
+            summary["deleted_records"] = outcome.records
+            summary["bytes_freed"] = outcome.bytes
+            summary["held_back"] = {
+                topic: {str(p): segments for p, segments in parts.items()}
+                for topic, parts in outcome.held_back.items()
             }
-        progress = landing_progress(retrying(open_lake(settings), Retry(log=LOG)))
-        topics = set(bus.topics())
-        keep_from: dict[str, dict[int, int]] = {}
-        for dataset in load_datasets(settings).values():
-            if dataset.topic not in topics:
-                continue
-            landed = progress.get(dataset.topic, LandingProgress())
-            keep_from[dataset.topic] = {
-                p: landed.keep_from(p) for p in range(bus.partitions(dataset.topic))
-            }
-        outcome = bus.enforce_retention(int(ctx.now.timestamp() * 1000), keep_from)
-    summary: dict[str, Any] = {
-        "bus": bus.name,
-        **limits,
-        "enforced_by": "bdp",
-        "deleted_segments": outcome.segments,
-        "deleted_records": outcome.records,
-        "bytes_freed": outcome.bytes,
-        "held_back": {
-            topic: {str(p): segments for p, segments in parts.items()}
-            for topic, parts in outcome.held_back.items()
-        },
-    }
-    if outcome.held_back:
-        summary["note"] = (
-            "retention held back: segments past the limits hold records the stream job has"
-            " not landed yet (they go once landed)"
-        )
-        LOG.warning("bus retention held back %s", summary["held_back"])
+            if outcome.held_back:
+                summary["note"] = (
+                    "retention held back: segments past the limits hold records the"
+                    " stream job has not landed yet (they go once landed)"
+                )
+                LOG.warning("bus retention held back %s", summary["held_back"])
+        lost: dict[str, dict[str, int]] = {}
+        for topic, landed in keep_from.items():
+            for p, begin in bus.begin_offsets(topic).items():
+                if begin > landed[p]:
+                    lost.setdefault(topic, {})[str(p)] = begin - landed[p]
+    summary["lost_unlanded"] = lost
+    if lost:
+        LOG.warning("records left the bus before they were landed: %s", lost)
     return summary
+
+
+def _landed_offsets(
+    ctx: TaskContext, bus: Bus, progress: dict[str, LandingProgress]
+) -> dict[str, dict[int, int]]:
+    """Per dataset topic on the bus and partition, the first offset not landed yet."""
+    from bdp.datasets import load_datasets
+    from bdp.stream.checkpoint import LandingProgress
+
+    topics = set(bus.topics())
+    keep_from: dict[str, dict[int, int]] = {}
+    for dataset in load_datasets(ctx.settings).values():
+        if dataset.topic in topics:
+            landed = progress.get(dataset.topic, LandingProgress())
+            count = bus.partitions(dataset.topic)
+            keep_from[dataset.topic] = {p: landed.keep_from(p) for p in range(count)}
+    return keep_from

@@ -133,6 +133,7 @@ def test_bus_retention_never_drops_records_not_landed(tmp_path: Path) -> None:
     assert raw_rows(settings) == {DAY.isoformat(): 200}
     summary = run(settings, "bus_retention", DAY)
     assert summary["held_back"] == {} and "note" not in summary
+    assert summary["lost_unlanded"] == {}
     with open_bus(settings) as bus:
         segments_after = list((bus.root / "weblogs" / "0").glob("*.log"))
         assert len(segments_after) == 1 < segments_before  # the active segment stays
@@ -149,13 +150,23 @@ class BrokerBus(LocalBus):
         raise AssertionError("a server's retention is the server's")
 
 
-def test_bus_retention_leaves_a_broker_s_retention_to_it(
+def test_bus_retention_leaves_a_broker_s_retention_to_it_and_reports_what_it_lost(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert BUSES.capabilities("kafka").server_retention
     assert not BUSES.capabilities("local").server_retention
-    settings = settings_for(tmp_path)
+    settings = settings_for(
+        tmp_path, BDP_BUS__RETENTION_HOURS="1", BDP_BUS__LOCAL__SEGMENT_BYTES="4096"
+    )
     monkeypatch.setattr("bdp.bus.open_bus", lambda s: BrokerBus(s.paths.bus, s.bus))
+    produce(settings, DAY, 50, at_ms=int((NOW - dt.timedelta(days=3)).timestamp() * 1000))
     summary = run(settings, "bus_retention", DAY)
-    assert summary["enforced_by"] == "server"
-    assert summary["deleted_segments"] == 0 and summary["retention_hours"] == 168.0
+    assert summary["enforced_by"] == "server" and summary["bus"] == "broker"
+    assert summary["deleted_segments"] == 0 and summary["retention_hours"] == 1.0
+    assert summary["lost_unlanded"] == {}
+    # The broker's own retention does not wait for the stream job: say what it took.
+    broker = BrokerBus(settings.paths.bus, settings.bus)
+    LocalBus.enforce_retention(broker, int(NOW.timestamp() * 1000))
+    begin = broker.begin_offsets("weblogs")[0]
+    assert begin > 0
+    assert run(settings, "bus_retention", DAY)["lost_unlanded"] == {"weblogs": {"0": begin}}
