@@ -173,7 +173,7 @@ class _Directory:
                 None,
             )
             if holder is None:
-                continue  # held by a file that is itself held: gone with it below
+                continue  # no merged file left holds all of it: it stays
             if holder.path not in sound:
                 check = self.records.check(holder, verify=True)
                 sound[holder.path] = check.problem is None

@@ -10,8 +10,8 @@ its own backend's business.
 
 Deleting is by age only: a day is deleted whether or not its ETL ran. The partitions go
 first and the manifests after them, so a run stopped part way never leaves a file
-without its record; the next run deletes what is left. Deleting what is already gone is
-no error, so runs are idempotent.
+without its record (merged files' manifests go after every partition); the next run
+deletes what is left. Deleting what is already gone is no error, so runs are idempotent.
 """
 
 from __future__ import annotations
@@ -87,9 +87,6 @@ def expire_dataset(
             directory = partition_dir(zone, name, day)
             listed = lake.list_files(directory)
             lake.delete(directory)
-            if zone in ZONES:
-                # After the files: no merged file stands without its manifest.
-                lake.delete(f"{MANIFESTS}/{dataset}/{MERGED}/{zone}/dt={day}")
             summary.deleted.setdefault(label, []).append(day)
             summary.files += len(listed)
             summary.bytes_freed += sum(info.size for info in listed)
@@ -101,6 +98,13 @@ def expire_dataset(
                     bytes=sum(info.size for info in listed),
                 ),
             )
+    for zone in ZONES:
+        # Merged manifests of days whose files went in a run stopped before them.
+        merged = f"{MANIFESTS}/{dataset}/{MERGED}/{zone}"
+        for directory in lake.list_dirs(merged):
+            dt = _as_date(directory.removeprefix("dt="))
+            if directory.startswith("dt=") and dt is not None and dt < oldest_kept:
+                lake.delete(f"{merged}/{directory}")
     summary.deleted_manifests = sweep_batch_manifests(lake, dataset, landed)
     return summary
 

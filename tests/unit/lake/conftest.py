@@ -12,6 +12,7 @@ from bdp.bus import RecordBatch
 from bdp.config import Settings, load_settings
 from bdp.datasets import get_dataset
 from bdp.lake import Lake, open_lake
+from bdp.lake.local import LocalLake
 from bdp.lake.rawfiles import RAW_SUFFIXES, decode_lines
 from bdp.stream.checkpoint import Checkpoint, CheckpointStore, landing_progress
 from bdp.stream.landing import Lander
@@ -103,3 +104,28 @@ def record_files(lake: Lake, zone: str = "raw", day: str | None = None) -> list[
 
 def lines_of(lake: Lake, paths: list[str]) -> list[bytes]:
     return [line for path in paths for line in decode_lines(lake.read(path), path)]
+
+
+class Crash(Exception):
+    """Stands for the process being killed."""
+
+
+class CrashingLake(LocalLake):
+    """A local lake that dies before its `at`-th change (a publish or a delete)."""
+
+    def __init__(self, root: str | Path, at: int) -> None:
+        super().__init__(root)
+        self.at, self.changes = at, 0
+
+    def _change(self) -> None:
+        self.changes += 1
+        if self.changes == self.at:
+            raise Crash(f"killed before change {self.at}")
+
+    def publish(self, path: str, data: bytes) -> None:
+        self._change()
+        super().publish(path, data)
+
+    def delete(self, path: str) -> None:
+        self._change()
+        super().delete(path)

@@ -26,7 +26,7 @@ from bdp.lake.manifests import LandedFiles, manifest_path, merged_manifest_path
 from bdp.lake.rawfiles import merged_name, raw_file_name
 from bdp.status import dataset_rows
 
-from .conftest import DATASET, Landing, lines_of, record_files
+from .conftest import DATASET, Crash, CrashingLake, Landing, lines_of, record_files
 
 D1, D2, D3 = "2024-04-14", "2024-04-15", "2024-04-16"
 BEFORE = dt.date(2024, 4, 16)
@@ -275,31 +275,6 @@ def test_a_damaged_file_is_left_alone_and_named(landing: Landing) -> None:
     # Its partition's day is left as it was; the rest is merged.
     assert not any(merged_name(p) for p in record_files(lake, day=D1) if "part-00000-" in p)
     assert summary.merged_files == 3
-
-
-class Crash(Exception):
-    """Stands for the process being killed."""
-
-
-class CrashingLake(LocalLake):
-    """A local lake that dies before its `at`-th change (a publish or a delete)."""
-
-    def __init__(self, root: str | Path, at: int) -> None:
-        super().__init__(root)
-        self.at, self.changes = at, 0
-
-    def _change(self) -> None:
-        self.changes += 1
-        if self.changes == self.at:
-            raise Crash(f"killed before change {self.at}")
-
-    def publish(self, path: str, data: bytes) -> None:
-        self._change()
-        super().publish(path, data)
-
-    def delete(self, path: str) -> None:
-        self._change()
-        super().delete(path)
 
 
 def test_a_crash_at_any_step_leaves_a_consistent_lake_and_a_rerun_finishes(

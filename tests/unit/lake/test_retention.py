@@ -4,17 +4,22 @@ manifests; younger days, and batches still being landed, stay."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
+
+import pytest
 
 from bdp.config import Settings, load_settings
 from bdp.etl.runs import RunLog, stale_days
 from bdp.lake import Lake
 from bdp.lake.compaction import CompactionPolicy, compact_dataset
+from bdp.lake.local import LocalLake
 from bdp.lake.manifests import manifest_path
 from bdp.lake.rawfiles import batch_stem
 from bdp.lake.retention import expire_dataset, oldest_kept_day, retention_days
+from bdp.status import dataset_rows
 
-from .conftest import DATASET, Landing, record_files
+from .conftest import DATASET, Crash, CrashingLake, Landing, record_files
 
 D1, D2, D3 = "2024-04-14", "2024-04-15", "2024-04-16"
 TABLES = ("weblog_access_log", "weblog_url_daily")
@@ -121,3 +126,29 @@ def test_a_day_past_retention_is_never_stale(tmp_path: Path, landing: Landing) -
     )
     assert stale_days(monthly, lake, DATASET) == []
     assert RunLog(monthly.paths.state).stale_days(lake, DATASET) == [dt.date.fromisoformat(old)]
+
+
+def test_a_crash_at_any_step_leaves_no_file_without_its_record(
+    landing: Landing, tmp_path: Path
+) -> None:
+    landed_days(landing)
+    policy = CompactionPolicy(target_bytes=1 << 20, min_file_bytes=1 << 20, min_files=2)
+    compact_dataset(landing.lake, DATASET, dt.date(2024, 4, 16), policy, landing.landed(), "zstd")
+    template = Path(landing.lake.uri(""))
+    oldest = dt.date(2024, 4, 16)
+    clean = CrashingLake(shutil.copytree(template, tmp_path / "clean"), at=0)
+    expire_dataset(clean, DATASET, TABLES, oldest, landing.landed())
+    finished = sorted(f.path for f in clean.list_files(""))
+    assert clean.changes > 8
+    for at in range(1, clean.changes + 1):
+        root = shutil.copytree(template, tmp_path / f"crash-{at}")
+        with pytest.raises(Crash):
+            expire_dataset(CrashingLake(root, at), DATASET, TABLES, oldest, landing.landed())
+        stopped = LocalLake(root)
+        rows = dataset_rows(stopped, DATASET, verify=True)
+        assert rows.damaged == [], f"crash before change {at}"
+        assert set(rows.zones["raw"]) <= {D1, D2, D3}
+        assert rows.zones["raw"][D3] == 6
+        expire_dataset(stopped, DATASET, TABLES, oldest, landing.landed())
+        assert sorted(f.path for f in stopped.list_files("")) == finished, at
+        shutil.rmtree(root)
