@@ -351,6 +351,25 @@ class SchedulerSettings(_Section):
     dags: dict[str, DagSettings] = Field(default_factory=dict)
 
 
+class MaintenanceSettings(_Section):
+    """`[maintenance]`: the maintenance DAGs' compaction of raw files and lake retention
+    (the bus's retention is `[bus] retention_hours` / `retention_bytes`)."""
+
+    compact_after_days: int = Field(2, ge=0)
+    """A day's raw and quarantine files are merged once the day is more than this many
+    days older than the run's day D (D = yesterday): with 2, a run on day X merges days
+    up to X - 4. Late records may still land in a merged day; they are merged later."""
+    compact_target_bytes: int = Field(128 * 1024 * 1024, ge=1024)
+    """Largest merged file, counted as the bytes of the files merged into it."""
+    compact_min_file_bytes: int = Field(32 * 1024 * 1024, ge=1)
+    """Files smaller than this are small, and merged; larger ones are left as they are."""
+    compact_min_files: int = Field(4, ge=2)
+    """A day's bus partition with fewer small files than this is left as it is."""
+    lake_retention_days: int | None = Field(None, ge=1)
+    """Days of data kept in the lake for a dataset without `retention_days` of its own:
+    day d is deleted once D - d reaches it. Unset keeps everything."""
+
+
 DATASET_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 """A declared dataset's name: it is a topic, a lake directory and a warehouse table."""
 
@@ -372,7 +391,8 @@ class DatasetSettings(_Section):
     event_time_formats: tuple[Literal["iso8601"], ...] = EVENT_TIME_FORMATS
     """Spellings of the event time: ISO-8601 only, for now."""
     retention_days: int | None = Field(None, ge=1)
-    """How long the dataset's data is kept; recorded, not enforced yet."""
+    """Days of the dataset's data kept in the lake (raw, quarantine, curated): day d is
+    deleted once D - d reaches it; unset follows `[maintenance] lake_retention_days`."""
     transform: str | None = Field(None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     """`package.module:function` building the curated table from the typed events."""
     description: str = ""
@@ -390,6 +410,7 @@ class Settings(_Section):
     collect: CollectSettings = CollectSettings()
     serve: ServeSettings = ServeSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
     datasets: dict[str, DatasetSettings] = Field(default_factory=dict)
     """Datasets declared by a JSON Schema, besides the built-in ones (`bdp.datasets`)."""
     home: Path = Path(DEFAULT_HOME)

@@ -6,7 +6,8 @@ the files' contents: status costs a listing and one small read per batch, howeve
 big the files grow. Each file's size is compared with its record on the way, so a
 file cut short or altered is reported; `verify=True` also decompresses every file
 and counts its records. Files landed before counts were recorded are counted by
-reading them.
+reading them. A file whose records a merged file beside it holds (a compaction not
+finished yet) is not counted (`LandedFiles.current`).
 """
 
 from __future__ import annotations
@@ -86,10 +87,11 @@ def dataset_rows(
     for zone in ZONES:
         rows: dict[str, int] = defaultdict(int)
         prefix = f"{zone}/{name}" if only is None else f"{zone}/{name}/dt={only.isoformat()}"
-        for info in lake.list_files(prefix):
+        files = [f for f in lake.list_files(prefix) if f.path.endswith(RAW_SUFFIXES)]
+        for info in landed.current(files):
             parts = info.path.split("/")
             day = next((p.removeprefix("dt=") for p in parts if p.startswith("dt=")), None)
-            if day is None or not info.path.endswith(RAW_SUFFIXES):
+            if day is None:
                 continue
             check = landed.check(info, verify)
             rows[day] += check.records

@@ -33,7 +33,9 @@ from bdp.etl.engine import EngineError
 from bdp.etl.engine.duckdb import DuckDBEngine
 from bdp.etl.engine.spark import SparkEngine  # pyspark is part of the dev environment
 from bdp.etl.transforms import get_transform
+from bdp.lake.compaction import CompactionPolicy, compact_dataset
 from bdp.lake.local import LocalLake
+from bdp.lake.manifests import BatchFiles
 from bdp.simulate import SimulationParams, simulate
 from bdp.stream.validate import validate_batch
 from bdp.warehouse import open_warehouse
@@ -207,6 +209,31 @@ def _assert_same_tables(
                 (name, x, y) for name, x, y in zip(names, a, b, strict=True) if not _same(x, y)
             ]
             assert not differing, f"{table}: {differing} in {dict(zip(names, a, strict=True))}"
+
+
+@pytest.mark.parametrize("compression", ["zstd", "gzip"])
+def test_both_engines_read_a_day_whose_files_were_merged(
+    spark: SparkEngine, tmp_path: Path, compression: str
+) -> None:
+    # One zstd frame (or gzip member) streamed out of many landed files' records.
+    def write(lake: LocalLake) -> int:
+        start = int(dt.datetime.combine(DAY, dt.time(1), tzinfo=dt.UTC).timestamp() * 1000)
+        params = SimulationParams(start_ms=start, seed=7, users=USERS["weblogs"])
+        first = 0
+        for block in simulate("weblogs", params, block_size=300):
+            count = len(block.values)
+            files = BatchFiles("weblogs", 0, first, first + count - 1, count, "zstd")
+            files.add(f"raw/weblogs/dt={DAY.isoformat()}", list(block.values))
+            files.publish(lake)
+            first += count
+        policy = CompactionPolicy(target_bytes=1 << 30, min_file_bytes=1 << 30, min_files=2)
+        merged = compact_dataset(
+            lake, "weblogs", DAY + dt.timedelta(days=1), policy, lambda *_: True, compression
+        )
+        assert merged.merged_files == 1 and merged.source_files > 3
+        return first
+
+    _assert_same_tables(spark, tmp_path, "weblogs", False, write)
 
 
 @pytest.mark.parametrize("dataset", list(DATASETS))

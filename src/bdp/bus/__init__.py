@@ -14,6 +14,7 @@ from bdp.bus.base import (
     Consumer,
     Producer,
     RecordBatch,
+    RetentionOutcome,
     StartFrom,
     murmur2,
     partition_for_key,
@@ -28,6 +29,7 @@ __all__ = [
     "Consumer",
     "Producer",
     "RecordBatch",
+    "RetentionOutcome",
     "StartFrom",
     "murmur2",
     "open_bus",
@@ -47,7 +49,7 @@ def _open_local(settings: Settings) -> Bus:
 
 @BUSES.register(
     "kafka",
-    BusCapabilities(shared=True, kafka_protocol=True),
+    BusCapabilities(shared=True, kafka_protocol=True, server_retention=True),
     requires="confluent_kafka",
     extra="kafka",
 )

@@ -32,6 +32,7 @@ __all__ = [
     "Consumer",
     "Producer",
     "RecordBatch",
+    "RetentionOutcome",
     "StartFrom",
     "murmur2",
     "partition_for_key",
@@ -51,6 +52,21 @@ class BusCapabilities:
     kafka_protocol: bool
     """Speaks Kafka's protocol: a Kafka client of its own (Spark's Kafka source) reads
     its topics through `Bus.kafka_connection()`."""
+    server_retention: bool = False
+    """The server deletes records past the topics' retention itself (`retention.ms`,
+    `retention.bytes` set when bdp creates a topic); `enforce_retention` does nothing."""
+
+
+@dataclass
+class RetentionOutcome:
+    """What one pass of retention deleted, and what it kept past the limits."""
+
+    records: int = 0
+    segments: int = 0
+    bytes: int = 0
+    held_back: dict[str, dict[int, int]] = field(default_factory=dict)
+    """Per topic and partition, segments past the limits kept because they hold records
+    at or after the partition's `keep_from` offset (not landed yet)."""
 
 
 @dataclass
@@ -364,7 +380,17 @@ class Bus(abc.ABC):
 
     def apply_retention(self, now_ms: int | None = None) -> int:
         """Drop data past the retention limits; return how many records went."""
-        return 0
+        return self.enforce_retention(now_ms).records
+
+    def enforce_retention(
+        self,
+        now_ms: int | None = None,
+        keep_from: Mapping[str, Mapping[int, int]] | None = None,
+    ) -> RetentionOutcome:
+        """Drop data past the retention limits, but never a record at or after
+        `keep_from[topic][partition]` (a partition of a topic named there but missing
+        keeps everything). A backend with `server_retention` leaves it to its server."""
+        return RetentionOutcome()
 
     def corrupt_partitions(self, group: str, topic: str) -> dict[int, CorruptSegmentError]:
         """Partitions `group` cannot read on from where it is, because the stored records

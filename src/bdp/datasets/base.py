@@ -122,7 +122,7 @@ class Dataset:
     id_field: str | None = None
     """Dotted path of a field unique to each record, for collectors to send it once."""
     retention_days: int | None = None
-    """How long its data is to be kept (declared datasets; not enforced yet)."""
+    """Days of its data the lake keeps (declared datasets; `bdp.lake.retention`)."""
     transform_ref: str | None = None
     """`module:function` of a declared dataset's own transform; None: the generic one."""
     schema_file: Path | None = None

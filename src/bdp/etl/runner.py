@@ -120,9 +120,10 @@ def run_etl(
             if engine.capabilities.local_paths_only and not lake.capabilities.local_paths:
                 scratch = Path(tempfile.mkdtemp(prefix=f"bdp-etl-{dataset}-"))
                 owned.callback(shutil.rmtree, scratch, ignore_errors=True)
-            files = raw_files(lake, dataset, dt)
-            fingerprint = raw_fingerprint(files)
-            landed = _landed_records(lake, dataset, files)
+            landed_files = LandedFiles(lake, dataset)
+            files = raw_files(lake, dataset, dt, landed_files)
+            fingerprint = raw_fingerprint(files, landed_files)
+            landed = _landed_records(lake, landed_files, files)
             began = time.perf_counter()
             raw = engine.read_raw(source, [_local_uri(lake, info.path, scratch) for info in files])
             # Parse and cast the day once; every table is derived from the typed rows.
@@ -279,10 +280,9 @@ class _RowsDiffer(Exception):
         super().__init__(f"the engine read {parsed:,} raw rows, but {landed:,} were landed")
 
 
-def _landed_records(lake: Lake, dataset: str, files: list[FileInfo]) -> int:
+def _landed_records(lake: Lake, landed: LandedFiles, files: list[FileInfo]) -> int:
     """The records the day's files hold, as landing recorded them; a file whose size
     differs from its record fails the run here, before the engine reads anything."""
-    landed = LandedFiles(lake, dataset)
     checks = [landed.check(info) for info in files]
     refuse_damaged(lake, checks)
     return sum(check.records for check in checks)

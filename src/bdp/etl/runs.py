@@ -1,11 +1,19 @@
 """A record of every ETL run, and which days need one.
 
 Runs live in a small SQLite table beside the scheduler's state. Each run stores a
-fingerprint of the raw partition it read (the sorted names and sizes of its files),
-so a day whose raw partition changed after its last successful run — late data —
-shows up in `stale_days` and is run again. It also stores the rows each of the
-transform's drop rules left out of its records table, which the quality checks
-reconcile the landed rows with.
+fingerprint of the raw partition it read, so a day whose raw partition changed after
+its last successful run — late data — shows up in `stale_days` and is run again.
+
+The fingerprint is of the batches the day holds: the sorted names and sizes of its batch
+files as they were landed. A merged file (`bdp.lake.compaction`) stands for the batch
+files its manifest lists, so merging a day's files leaves its fingerprint as it was,
+while a batch landed later still changes it. Files a merged file beside them holds are
+left out (`LandedFiles.current`), as every reader leaves them out. Each run also stores
+the rows each of the transform's drop rules left out of its records table, which the
+quality checks reconcile the landed rows with.
+
+A day the lake's retention deletes (`bdp.lake.retention`) is never stale: a record landing
+late in such a day must not replace the warehouse's whole day with itself.
 """
 
 from __future__ import annotations
@@ -16,19 +24,21 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bdp.config import Settings
 from bdp.errors import BdpError
 from bdp.lake import FileInfo, Lake
+from bdp.lake.manifests import LandedFiles
 from bdp.lake.rawfiles import RAW_SUFFIXES
 
 __all__ = [
     "EtlRun",
     "RunLog",
     "RunLogError",
+    "day_fingerprint",
     "last_runs",
     "raw_files",
     "raw_fingerprint",
@@ -101,19 +111,36 @@ def last_runs(settings: Settings, limit: int = 20, dataset: str | None = None) -
 
 
 def stale_days(settings: Settings, lake: Lake, dataset: str) -> list[date]:
-    """Days of `dataset` whose raw partition changed since their last successful run."""
-    return RunLog(settings.paths.state).stale_days(lake, dataset)
+    """Days of `dataset` whose raw partition changed since their last successful run,
+    except days its lake retention deletes."""
+    from bdp.lake.retention import oldest_kept_day
+
+    yesterday = datetime.now(settings.tz).date() - timedelta(days=1)
+    since = oldest_kept_day(settings, dataset, yesterday)
+    return RunLog(settings.paths.state).stale_days(lake, dataset, since)
 
 
-def raw_files(lake: Lake, dataset: str, dt: date) -> list[FileInfo]:
-    """The raw record files of one day, sorted by path."""
+def raw_files(
+    lake: Lake, dataset: str, dt: date, landed: LandedFiles | None = None
+) -> list[FileInfo]:
+    """The raw record files of one day to read, sorted by path: without those a merged
+    file beside them holds (`landed` reads the merged files' manifests)."""
     prefix = f"raw/{dataset}/dt={dt.isoformat()}"
-    return [info for info in lake.list_files(prefix) if info.path.endswith(RAW_SUFFIXES)]
+    files = [info for info in lake.list_files(prefix) if info.path.endswith(RAW_SUFFIXES)]
+    return (landed or LandedFiles(lake, dataset)).current(files)
 
 
-def raw_fingerprint(files: list[FileInfo]) -> str:
-    listing = sorted(f"{Path(info.path).name}\t{info.size}" for info in files)
+def raw_fingerprint(files: list[FileInfo], landed: LandedFiles) -> str:
+    """The batches `files` (as `raw_files` gives them) hold, as a hash of their batch
+    files' names and sizes as landed (a merged file's from its manifest)."""
+    listing = sorted(f"{name}\t{size}" for info in files for name, size in landed.landed_as(info))
     return hashlib.sha256("\n".join(listing).encode()).hexdigest()
+
+
+def day_fingerprint(lake: Lake, dataset: str, dt: date) -> str:
+    """The fingerprint of day `dt`'s raw partition as it stands."""
+    landed = LandedFiles(lake, dataset)
+    return raw_fingerprint(raw_files(lake, dataset, dt, landed), landed)
 
 
 class RunLogError(BdpError):
@@ -185,8 +212,9 @@ class RunLog:
             ).fetchone()
         return None if row is None else _run(row)
 
-    def stale_days(self, lake: Lake, dataset: str) -> list[date]:
-        """Days with a raw partition that never ran successfully or changed since."""
+    def stale_days(self, lake: Lake, dataset: str, since: date | None = None) -> list[date]:
+        """Days with a raw partition that never ran successfully or changed since; none
+        before `since`."""
         by_day: dict[str, list[FileInfo]] = {day: [] for day in lake.partitions("raw", dataset)}
         for info in lake.list_files(f"raw/{dataset}"):
             day = _partition_day(info.path)
@@ -201,10 +229,13 @@ class RunLog:
                     (dataset,),
                 ).fetchall()
             )
+        landed = LandedFiles(lake, dataset)
         stale = [
             dt
             for name, files in by_day.items()
-            if (dt := _as_date(name)) is not None and done.get(name) != raw_fingerprint(files)
+            if (dt := _as_date(name)) is not None
+            and (since is None or dt >= since)
+            and done.get(name) != raw_fingerprint(landed.current(files), landed)
         ]
         return sorted(stale)
 

@@ -7,6 +7,10 @@ partition and the offset range of the batch it came from
 file a batch produces has the same name, one per date directory, so re-landing a
 batch after a crash rewrites the same files instead of adding new ones.
 
+Compaction (`bdp.lake.compaction`) merges a day's small files of one bus partition into
+a file named after the range they cover, `part-<partition>-<first>-<last>-merged`; the
+batches it holds are listed in its own manifest (`bdp.lake.manifests`).
+
 Reading is strict: a file whose compression is broken or cut short, or whose last
 record has no line end, is a `RawFileError` naming the file, never fewer records.
 zstd frames carry a checksum, so damage inside a frame is caught as well (gzip has
@@ -29,20 +33,28 @@ from bdp.errors import BdpError
 __all__ = [
     "EXTENSIONS",
     "RAW_SUFFIXES",
+    "LinesEncoder",
     "RawFileError",
     "batch_name",
     "batch_stem",
     "count_lines",
+    "decode_body",
     "decode_lines",
     "encode_lines",
+    "merged_name",
+    "merged_stem",
     "quarantine_line",
     "raw_file_name",
+    "stem_range",
 ]
 
 EXTENSIONS = {"zstd": ".jsonl.zst", "gzip": ".jsonl.gz", "none": ".jsonl"}
 RAW_SUFFIXES = tuple(EXTENSIONS.values())
 """Record files; anything else in a zone's partition (markers, checksums) is ignored."""
 _BATCH_NAME = re.compile(r"part-\d{5,}-\d{20,}-\d{20,}")
+MERGED = "-merged"
+_MERGED_NAME = re.compile(rf"part-\d{{5,}}-\d{{20,}}-\d{{20,}}{MERGED}")
+_RANGE = re.compile(r"part-(\d{5,})-(\d{20,})-(\d{20,})")
 
 
 class RawFileError(BdpError):
@@ -62,14 +74,38 @@ def raw_file_name(partition: int, first: int, last: int, compression: str) -> st
     return f"{batch_stem(partition, first, last)}{EXTENSIONS[compression]}"
 
 
+def merged_stem(partition: int, first: int, last: int) -> str:
+    """What a file merging batches of `partition` from `first` to `last` is named after."""
+    return f"{batch_stem(partition, first, last)}{MERGED}"
+
+
 def batch_name(path: str) -> str | None:
     """The `batch_stem` of the batch a landed file came from, or None for a file not
-    named by the stream job."""
+    named by the stream job (a merged file among them)."""
+    stem = _stem(path)
+    return stem if stem is not None and _BATCH_NAME.fullmatch(stem) else None
+
+
+def merged_name(path: str) -> str | None:
+    """The `merged_stem` of a file compaction wrote, or None for any other file."""
+    stem = _stem(path)
+    return stem if stem is not None and _MERGED_NAME.fullmatch(stem) else None
+
+
+def stem_range(stem: str) -> tuple[int, int, int]:
+    """(partition, first, last) of a batch's or a merged file's stem."""
+    found = _RANGE.match(stem)
+    if found is None:
+        raise ValueError(f"{stem!r} is not named after an offset range")
+    partition, first, last = found.groups()
+    return int(partition), int(first), int(last)
+
+
+def _stem(path: str) -> str | None:
     name = posixpath.basename(path)
     for suffix in RAW_SUFFIXES:
         if name.endswith(suffix):
-            stem = name.removesuffix(suffix)
-            return stem if _BATCH_NAME.fullmatch(stem) else None
+            return name.removesuffix(suffix)
     return None
 
 
@@ -87,9 +123,49 @@ def encode_lines(lines: list[bytes], compression: str) -> bytes:
     return body
 
 
+class LinesEncoder:
+    """Encodes the bodies of several files (as `decode_body` gives them) into one file,
+    as `encode_lines` would encode all their lines, without holding them all at once:
+    one zstd frame (with its checksum) or one gzip member."""
+
+    def __init__(self, compression: str) -> None:
+        self.compression = compression
+        self._parts: list[bytes] = []
+        self._zstd = (
+            zstandard.ZstdCompressor(level=3, write_checksum=True).compressobj()
+            if compression == "zstd"
+            else None
+        )
+        # wbits 31: a gzip header and trailer, as `gzip.compress` writes.
+        self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31) if compression == "gzip" else None
+
+    def write(self, body: bytes) -> None:
+        """Append whole records: `body` is empty or ends with a line end."""
+        if body and not body.endswith(b"\n"):
+            raise ValueError("a body must end with a line end")
+        if self._zstd is not None:
+            self._parts.append(self._zstd.compress(body))
+        elif self._gzip is not None:
+            self._parts.append(self._gzip.compress(body))
+        else:
+            self._parts.append(body)
+
+    def finish(self) -> bytes:
+        if self._zstd is not None:
+            self._parts.append(self._zstd.flush())
+        elif self._gzip is not None:
+            self._parts.append(self._gzip.flush())
+        return b"".join(self._parts)
+
+
 def decode_lines(data: bytes, name: str) -> list[bytes]:
     """The records of a landed file (the inverse of `encode_lines`)."""
     return _body(data, name).splitlines()
+
+
+def decode_body(data: bytes, name: str) -> bytes:
+    """The records of a landed file as one block of JSON lines, checked whole."""
+    return _body(data, name)
 
 
 def count_lines(data: bytes, name: str) -> int:

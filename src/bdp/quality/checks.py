@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from bdp.config import QualitySettings, Settings
 from bdp.errors import NotFoundError
-from bdp.etl.runs import EtlRun, RunLog, raw_files, raw_fingerprint
+from bdp.etl.runs import EtlRun, RunLog, day_fingerprint
 from bdp.lake import Lake, partition_dir
 from bdp.quality.results import CheckResult
 from bdp.quality.rules import TableRules, table_rules
@@ -67,8 +67,8 @@ class _DayFacts:
         self.landed = landed.total("raw")
         self.damaged = [c.path for c in landed.damaged if c.path.startswith("raw/")]
         self.run: EtlRun | None = RunLog(settings.paths.state).last_ok_run(rules.dataset, dt)
-        self.raw_changed = self.run is not None and self.run.raw_fingerprint != raw_fingerprint(
-            raw_files(lake, rules.dataset, dt)
+        self.raw_changed = self.run is not None and self.run.raw_fingerprint != day_fingerprint(
+            lake, rules.dataset, dt
         )
         self._columns: dict[str, list[str] | None] = {}
 

@@ -125,3 +125,46 @@ def test_topic_settings_override_the_bus_defaults(make_bus: Callable[..., LocalB
             producer.send_batch("other", [bytes(3000)], timestamps_ms=[T0 + hour * HOUR_MS])
     assert bus.apply_retention(now_ms=T0 + 4 * HOUR_MS) == 3 * 20
     assert bus.begin_offsets("other") == {0: 0}
+
+
+def test_segments_holding_records_not_landed_yet_are_held_back(
+    make_bus: Callable[..., LocalBus], read_all: Callable
+) -> None:
+    bus = make_bus(partitions=1, segment_bytes=4096, retention_hours=10)
+    fill_hourly(bus, 24)
+    # Hours 0..12 are past the limit; the stream job landed offsets below 65 (hour 3).
+    outcome = bus.enforce_retention(now_ms=T0 + 23 * HOUR_MS, keep_from={TOPIC: {0: 65}})
+    assert (outcome.records, outcome.segments) == (3 * 20, 3)
+    assert outcome.bytes > 0
+    assert outcome.held_back == {TOPIC: {0: 10}}  # the segments of hours 3..12
+    assert bus.begin_offsets(TOPIC) == {0: 60}
+    assert read_all(bus, TOPIC).offsets.tolist() == list(range(60, 480))
+    # Landed up to the end of hour 7 (offset 160 included): hours 3..7 go.
+    outcome = bus.enforce_retention(now_ms=T0 + 23 * HOUR_MS, keep_from={TOPIC: {0: 161}})
+    assert (outcome.records, outcome.held_back) == (5 * 20, {TOPIC: {0: 5}})
+    # All landed: what is left past the limit goes, nothing is held back.
+    outcome = bus.enforce_retention(now_ms=T0 + 23 * HOUR_MS, keep_from={TOPIC: {0: 480}})
+    assert (outcome.records, outcome.held_back) == (5 * 20, {})
+    assert bus.begin_offsets(TOPIC) == {0: 260}
+
+
+def test_a_partition_without_landing_progress_keeps_everything(
+    make_bus: Callable[..., LocalBus],
+) -> None:
+    bus = make_bus(partitions=2, segment_bytes=4096, retention_bytes=4096)
+    assert bus.create_topic("other", partitions=1)
+    fill_hourly(bus, 6)
+    with bus.producer() as producer:
+        for hour in range(6):
+            producer.send_batch("other", [bytes(3000)], timestamps_ms=[T0 + hour * HOUR_MS])
+            producer.flush()
+    ends = bus.end_offsets(TOPIC)
+    assert ends[0] > 20 and ends[1] > 20
+    # The topic is guarded, but only partition 0 has progress (everything landed);
+    # "other" is not guarded at all.
+    outcome = bus.enforce_retention(now_ms=T0, keep_from={TOPIC: {0: ends[0]}})
+    begins = bus.begin_offsets(TOPIC)
+    assert begins[0] > 0 and begins[1] == 0
+    assert bus.begin_offsets("other") == {0: 5}
+    assert list(outcome.held_back) == [TOPIC]
+    assert list(outcome.held_back[TOPIC]) == [1] and outcome.held_back[TOPIC][1] > 0

@@ -121,3 +121,18 @@ def test_the_hdfs_user_is_hadoops_unless_set(tmp_path: Path) -> None:
     assert load_settings(environ=explicit, cwd=tmp_path).lake.hdfs_user == "from-env"
     with pytest.raises(ConfigError, match=r"lake\.hdfs_user"):
         load_settings(environ={"BDP_LAKE__HDFS_USER": '""'}, cwd=tmp_path)
+
+
+def test_maintenance_settings_carry_units_and_defaults(tmp_path: Path) -> None:
+    settings = load_settings(home=tmp_path, environ={}, cwd=tmp_path)
+    maintenance = settings.maintenance
+    assert (maintenance.compact_after_days, maintenance.lake_retention_days) == (2, None)
+    assert maintenance.compact_target_bytes == 128 * 1024 * 1024
+    assert maintenance.compact_min_file_bytes < maintenance.compact_target_bytes
+    changed = load_settings(
+        home=tmp_path, environ={"BDP_MAINTENANCE__LAKE_RETENTION_DAYS": "30"}, cwd=tmp_path
+    )
+    assert changed.maintenance.lake_retention_days == 30
+    (tmp_path / "bdp.toml").write_text("[maintenance]\nlake_retention_day = 3\n")
+    with pytest.raises(ConfigError, match="did you mean 'lake_retention_days'"):
+        load_settings(environ={}, cwd=tmp_path)

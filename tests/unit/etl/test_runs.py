@@ -11,6 +11,7 @@ from bdp.errors import BdpError
 from bdp.etl.runs import (
     EtlRun,
     RunLog,
+    day_fingerprint,
     last_runs,
     raw_files,
     raw_fingerprint,
@@ -18,6 +19,7 @@ from bdp.etl.runs import (
     stale_days,
 )
 from bdp.lake import FileInfo
+from bdp.lake.manifests import LandedFiles
 
 from .conftest import write_raw
 
@@ -29,14 +31,19 @@ def run(day: dt.date, fingerprint: str, status: str = "ok") -> EtlRun:
     return EtlRun("hotellogs", day, NOW, NOW, status, None, 1, {"t": 1}, fingerprint)
 
 
-def test_fingerprint_is_names_and_sizes_in_any_order() -> None:
+def test_fingerprint_is_names_and_sizes_in_any_order(lake) -> None:
+    landed = LandedFiles(lake, "x")
     a = FileInfo("raw/x/dt=2024-04-16/part-1.jsonl.zst", 10, 1)
     b = FileInfo("raw/x/dt=2024-04-16/part-2.jsonl.zst", 20, 2)
     moved = FileInfo("raw/x/dt=2024-04-16/part-2.jsonl.zst", 20, 99)  # touched, not changed
     grown = FileInfo("raw/x/dt=2024-04-16/part-2.jsonl.zst", 21, 2)
-    assert raw_fingerprint([a, b]) == raw_fingerprint([b, a]) == raw_fingerprint([a, moved])
-    assert raw_fingerprint([a, b]) != raw_fingerprint([a, grown])
-    assert raw_fingerprint([a]) != raw_fingerprint([a, b])
+    assert (
+        raw_fingerprint([a, b], landed)
+        == raw_fingerprint([b, a], landed)
+        == raw_fingerprint([a, moved], landed)
+    )
+    assert raw_fingerprint([a, b], landed) != raw_fingerprint([a, grown], landed)
+    assert raw_fingerprint([a], landed) != raw_fingerprint([a, b], landed)
 
 
 def test_only_record_files_belong_to_a_day(lake) -> None:
@@ -67,7 +74,7 @@ def test_stale_days_compare_with_the_last_successful_run(lake, tmp_path) -> None
     log = RunLog(tmp_path / "state.sqlite")
     write_raw(lake, "hotellogs", DAY, "part-00000-0-0.jsonl", ["{}"])
     lake.publish("raw/hotellogs/dt=not-a-day/part-00000-1-1.jsonl", b"{}\n")
-    current = raw_fingerprint(raw_files(lake, "hotellogs", DAY))
+    current = day_fingerprint(lake, "hotellogs", DAY)
     assert log.stale_days(lake, "hotellogs") == [DAY]
     log.record_run(run(DAY, current))
     assert log.stale_days(lake, "hotellogs") == []
@@ -80,7 +87,7 @@ def test_stale_days_compare_with_the_last_successful_run(lake, tmp_path) -> None
 
 def test_settings_level_helpers_share_one_store(settings, lake) -> None:
     write_raw(lake, "hotellogs", DAY, "part-00000-0-0.jsonl", ["{}"])
-    current = raw_fingerprint(raw_files(lake, "hotellogs", DAY))
+    current = day_fingerprint(lake, "hotellogs", DAY)
     assert stale_days(settings, lake, "hotellogs") == [DAY]
     record_run(settings, run(DAY, current))
     assert stale_days(settings, lake, "hotellogs") == []

@@ -7,8 +7,15 @@ from pathlib import Path
 import orjson
 
 from bdp.lake import partition_dir
-from bdp.lake.manifests import BatchFiles, LandedFiles, manifest_path
-from bdp.lake.rawfiles import encode_lines, raw_file_name
+from bdp.lake.manifests import (
+    BatchFiles,
+    LandedFiles,
+    MergedFile,
+    SourceFile,
+    manifest_path,
+    merged_manifest_path,
+)
+from bdp.lake.rawfiles import decode_body, encode_lines, raw_file_name
 
 LINES = [b'{"n":%d}' % i for i in range(30)]
 
@@ -99,3 +106,72 @@ def test_a_file_its_batch_does_not_record_is_a_leftover(recording_lake) -> None:
     check = LandedFiles(recording_lake, "weblogs").check(by_path(recording_lake)[stray])
     assert check.records == 3
     assert check.problem is not None and "not among the files" in check.problem
+
+
+def merge(lake, directory: str, paths: list[str]) -> str:
+    """Merge landed files as compaction does (manifest, then file), sources left."""
+    stem = MergedFile.stem_for(paths)
+    merged = MergedFile("weblogs", directory, stem, "zstd")
+    landed = LandedFiles(lake, "weblogs")
+    for path in paths:
+        info = by_path(lake)[path]
+        body = decode_body(lake.read(path), path)
+        held = landed.merged_sources(info) or (
+            SourceFile(path.rsplit("/", 1)[1], body.count(b"\n"), info.size),
+        )
+        merged.add(body, held)
+    merged.publish(lake)
+    return merged.path
+
+
+def three_batches(lake) -> tuple[str, list[str]]:
+    day = partition_dir("raw", "weblogs", "2024-04-16")
+    for n, first in enumerate((0, 10, 20)):
+        files = BatchFiles("weblogs", 0, first, first + 9, 10, "zstd")
+        files.add(day, LINES[first : first + 4 + n])
+        files.publish(lake)
+    return day, sorted(p for p in by_path(lake) if p.startswith(day))
+
+
+def test_a_file_a_merged_file_beside_it_holds_is_left_out(recording_lake) -> None:
+    day, sources = three_batches(recording_lake)
+    merged = merge(recording_lake, day, sources[:2])
+    landed = LandedFiles(recording_lake, "weblogs")
+    current = landed.current(by_path(recording_lake).values())
+    assert [info.path for info in current] == [merged, sources[2]]
+    checks = [landed.check(info, verify=True) for info in current]
+    assert [(c.records, c.problem) for c in checks] == [(9, None), (6, None)]
+    assert landed.landed_as(current[0]) == [
+        (p.rsplit("/", 1)[1], by_path(recording_lake)[p].size) for p in sources[:2]
+    ]
+    # Merged again with the last batch: the first merged file is held in turn.
+    again = merge(recording_lake, day, [merged, sources[2]])
+    current = LandedFiles(recording_lake, "weblogs").current(by_path(recording_lake).values())
+    assert [info.path for info in current] == [again]
+    record = orjson.loads(recording_lake.read(merged_manifest_path("weblogs", again)))
+    assert [s["name"] for s in record["sources"]] == [p.rsplit("/", 1)[1] for p in sources]
+    assert [s["records"] for s in record["sources"]] == [4, 5, 6] and record["records"] == 15
+
+
+def test_a_merged_file_without_its_manifest_is_damaged_and_holds_nothing(recording_lake) -> None:
+    day, sources = three_batches(recording_lake)
+    merged = merge(recording_lake, day, sources)
+    recording_lake.delete(merged_manifest_path("weblogs", merged))
+    landed = LandedFiles(recording_lake, "weblogs")
+    current = landed.current(by_path(recording_lake).values())
+    assert len(current) == 4  # nothing tells what it holds: nothing is left out
+    check = landed.check(by_path(recording_lake)[merged])
+    assert check.problem is not None and "no manifest" in check.problem
+    recording_lake.publish(merged_manifest_path("weblogs", merged), b"{")
+    check = LandedFiles(recording_lake, "weblogs").check(by_path(recording_lake)[merged])
+    assert check.problem is not None and "its manifest" in check.problem
+
+
+def test_a_merged_file_newer_than_the_manifest_listing_is_found(recording_lake) -> None:
+    day, sources = three_batches(recording_lake)
+    landed = LandedFiles(recording_lake, "weblogs")
+    landed.check(by_path(recording_lake)[sources[0]])  # lists the manifests
+    merged = merge(recording_lake, day, sources)
+    current = landed.current(by_path(recording_lake).values())
+    assert [info.path for info in current] == [merged]
+    assert landed.check(current[0]).problem is None

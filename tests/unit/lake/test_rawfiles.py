@@ -6,12 +6,18 @@ import pytest
 
 from bdp.lake.rawfiles import (
     EXTENSIONS,
+    LinesEncoder,
     RawFileError,
     batch_name,
+    batch_stem,
     count_lines,
+    decode_body,
     decode_lines,
     encode_lines,
+    merged_name,
+    merged_stem,
     raw_file_name,
+    stem_range,
 )
 
 LINES = [b'{"n":%d,"pad":"%s"}' % (i, b"x" * (i % 50)) for i in range(5000)]
@@ -58,3 +64,26 @@ def test_batch_name_is_the_offset_range_of_a_landed_file() -> None:
     assert batch_name(f"quarantine/adlogs/dt=2024-04-16/{name}") == name.removesuffix(".jsonl.gz")
     assert batch_name("raw/adlogs/dt=2024-04-16/part-0-1-2.jsonl") is None
     assert batch_name(f"raw/adlogs/dt=2024-04-16/{name}.crc") is None
+
+
+@pytest.mark.parametrize("compression", sorted(EXTENSIONS))
+def test_bodies_encoded_together_read_as_one_file(compression: str) -> None:
+    name = f"part.{EXTENSIONS[compression]}"
+    encoder = LinesEncoder(compression)
+    for start in range(0, len(LINES), 700):
+        part = encode_lines(LINES[start : start + 700], compression)
+        encoder.write(decode_body(part, name))
+    data = encoder.finish()
+    assert decode_lines(data, name) == LINES
+    with pytest.raises(ValueError, match="line end"):
+        LinesEncoder(compression).write(b'{"cut": 1}')
+
+
+def test_a_merged_file_is_named_after_the_range_it_covers() -> None:
+    stem = merged_stem(3, 10, 2000)
+    path = f"raw/adlogs/dt=2024-04-16/{stem}.jsonl.zst"
+    assert (merged_name(path), batch_name(path)) == (stem, None)
+    assert merged_name(f"raw/adlogs/dt=2024-04-16/{raw_file_name(3, 10, 20, 'zstd')}") is None
+    assert stem_range(stem) == (3, 10, 2000) == stem_range(batch_stem(3, 10, 2000))
+    with pytest.raises(ValueError, match="offset range"):
+        stem_range("other")

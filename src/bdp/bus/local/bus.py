@@ -16,7 +16,9 @@ does not exist raises `NotFoundError`.
 
 Retention drops whole closed segments, oldest first: those whose newest timestamp is
 older than `retention_hours`, then as many as needed to bring the partition within
-`retention_bytes`. The active segment is never removed.
+`retention_bytes`. The active segment is never removed, nor a segment holding an offset
+the caller asks to keep (records the stream job has not landed yet): retention stops
+there and says how many segments it held back.
 
 `repair` is the operator's way past damage that readers report: each damaged stretch
 is kept under `corrupt/`, journalled, and overwritten in place by a gap frame holding
@@ -28,11 +30,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bdp.bus import BUSES
-from bdp.bus.base import Bus, Consumer, Producer, StartFrom
+from bdp.bus.base import Bus, Consumer, Producer, RetentionOutcome, StartFrom
 from bdp.bus.local.appender import PartitionLock
 from bdp.bus.local.consumer import LocalConsumer
 from bdp.bus.local.frame import HEADER_SIZE, gap_frame
@@ -214,9 +217,13 @@ class LocalBus(Bus):
 
     # -- retention -------------------------------------------------------------------
 
-    def apply_retention(self, now_ms: int | None = None) -> int:
+    def enforce_retention(
+        self,
+        now_ms: int | None = None,
+        keep_from: Mapping[str, Mapping[int, int]] | None = None,
+    ) -> RetentionOutcome:
         now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-        removed = 0
+        outcome = RetentionOutcome()
         for topic in self.topics():
             try:
                 config = self._config(topic)
@@ -229,12 +236,16 @@ class LocalBus(Bus):
                 else config.retention_bytes
             )
             oldest_kept_ms = now_ms - int(hours * 3_600_000)
+            guard = None if keep_from is None else keep_from.get(topic)
             for p in range(config.partitions):
+                keep = None if guard is None else guard.get(p, 0)
                 try:
-                    removed += _retain(self.root / topic / str(p), oldest_kept_ms, limit)
+                    held = _retain(self.root / topic / str(p), oldest_kept_ms, limit, keep, outcome)
                 except FileNotFoundError:
                     break  # the topic was deleted meanwhile
-        return removed
+                if held:
+                    outcome.held_back.setdefault(topic, {})[p] = held
+        return outcome
 
     # -- internals -------------------------------------------------------------------
 
@@ -255,8 +266,16 @@ class LocalBus(Bus):
         return PartitionReader(self.root / topic / str(partition))
 
 
-def _retain(directory: Path, oldest_kept_ms: int, limit_bytes: int) -> int:
-    """Delete the partition's closed segments past the limits; return records removed."""
+def _retain(
+    directory: Path,
+    oldest_kept_ms: int,
+    limit_bytes: int,
+    keep_from: int | None,
+    outcome: RetentionOutcome,
+) -> int:
+    """Delete the partition's closed segments past the limits, but none holding an
+    offset at or after `keep_from`; add what went to `outcome` and return how many
+    segments past the limits were kept for `keep_from`."""
     lock = PartitionLock(directory)
     try:
         with lock:
@@ -264,11 +283,17 @@ def _retain(directory: Path, oldest_kept_ms: int, limit_bytes: int) -> int:
             reader = PartitionReader(directory)
             sizes = [log_path(directory, base).stat().st_size for base in bases]
             total = sum(sizes)
-            doomed = 0
-            for base, size in zip(bases[:-1], sizes, strict=False):
+            doomed = held = 0
+            for i, (base, size) in enumerate(zip(bases[:-1], sizes, strict=False)):
                 too_old = reader.segment_max_ts(base, last=False) < oldest_kept_ms
                 too_big = limit_bytes >= 0 and total > limit_bytes
                 if not (too_old or too_big):
+                    break
+                if keep_from is not None and bases[i + 1] > keep_from:
+                    # It holds records not landed yet: it and all after it stay, for now.
+                    held = _past_limits(
+                        reader, bases[i:-1], sizes[i:], total, oldest_kept_ms, limit_bytes
+                    )
                     break
                 doomed += 1
                 total -= size
@@ -279,10 +304,33 @@ def _retain(directory: Path, oldest_kept_ms: int, limit_bytes: int) -> int:
             _remove_orphan_indexes(directory, set(bases[doomed:]))
             if doomed:
                 fsync_dir(directory)
-                return bases[doomed] - bases[0]
-            return 0
+                outcome.records += bases[doomed] - bases[0]
+                outcome.segments += doomed
+                outcome.bytes += sum(sizes[:doomed])
+            return held
     finally:
         lock.close()
+
+
+def _past_limits(
+    reader: PartitionReader,
+    bases: list[int],
+    sizes: list[int],
+    total: int,
+    oldest_kept_ms: int,
+    limit_bytes: int,
+) -> int:
+    """How many of the closed segments `bases` (oldest first) retention would delete
+    but for what they hold."""
+    count = 0
+    for base, size in zip(bases, sizes, strict=False):
+        too_old = reader.segment_max_ts(base, last=False) < oldest_kept_ms
+        too_big = limit_bytes >= 0 and total > limit_bytes
+        if not (too_old or too_big):
+            break
+        count += 1
+        total -= size
+    return count
 
 
 def _repair_partition(directory: Path, read_up_to: int, dry_run: bool) -> list[Repair]:
