@@ -186,7 +186,7 @@ def day_completeness(
         return Completeness(dataset, topic, dt, due, now, past_due, False, (), tuple(reasons))
     partitions = []
     for partition, end in sorted(ends.items()):
-        progress = _progress(lake, topic, partition, begins.get(partition, 0), end)
+        progress = _progress(lake, topic, partition, begins.get(partition, 0))
         done_by: Literal["watermark", "caught_up"] | None = None
         if not past_due:
             pass  # more may come: nothing is done before the day is due
@@ -240,7 +240,7 @@ class _Landed:
     pending: bool
 
 
-def _progress(lake: Lake, topic: str, partition: int, begin: int, end: int) -> _Landed:
+def _progress(lake: Lake, topic: str, partition: int, begin: int) -> _Landed:
     """The most advanced progress any engine's checkpoint records for the partition."""
     from bdp.stream.checkpoint import CheckpointStore
 
