@@ -40,7 +40,10 @@ STREAM_ENGINES: Registry[StreamJob, StreamCapabilities] = Registry("stream engin
 
 
 @STREAM_ENGINES.register(
-    "embedded", StreamCapabilities(distributed=False, parallel_workers=True, kafka_client=False)
+    "embedded",
+    StreamCapabilities(
+        distributed=False, parallel_workers=True, kafka_client=False, checkpoints="stream"
+    ),
 )
 def _open_embedded(settings: Settings, lake: Lake, datasets: list[str]) -> StreamJob:
     from bdp.stream.embedded import EmbeddedStreamJob
@@ -50,7 +53,12 @@ def _open_embedded(settings: Settings, lake: Lake, datasets: list[str]) -> Strea
 
 @STREAM_ENGINES.register(
     "spark",
-    StreamCapabilities(distributed=True, parallel_workers=False, kafka_client=True),
+    StreamCapabilities(
+        distributed=True,
+        parallel_workers=False,
+        kafka_client=True,
+        checkpoints="spark-stream/partitions",
+    ),
     requires="pyspark",
     extra="spark",
 )

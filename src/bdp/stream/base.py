@@ -55,6 +55,10 @@ class StreamCapabilities:
     """Reads the broker with a Kafka client of its own (Spark's Kafka source), so the bus
     must speak Kafka's protocol; otherwise it reads through bdp's bus interface, so any
     backend does."""
+    checkpoints: str
+    """The job name its `Lander` keeps per-partition checkpoints under, in the lake's
+    `_checkpoints/<job>/`: where the next offset and the watermark of each partition
+    are read back (`bdp.orchestrate.completeness`)."""
 
 
 @dataclass

@@ -8,6 +8,11 @@ exactly that range, which rewrites the same file names with the same content.
 
 Maintenance reads every job's checkpoints (`landing_progress`): compaction merges only
 batches no job will land again, bus retention keeps every record not landed yet.
+
+Each checkpoint also carries the partition's watermark: how far in event time what
+landed from it reaches, which says when a day is complete
+(`bdp.orchestrate.completeness`). Files written before watermarks were kept have no
+`watermark_ms` and read as having none yet.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ _PARTITION_FILE = re.compile(
 class Checkpoint:
     next_offset: int | None = None
     pending: tuple[int, int] | None = None
+    watermark_ms: int | None = None
+    """The greatest event time (milliseconds since the epoch) among the raw records
+    landed from the partition so far, each taken no later than the record's bus
+    timestamp (when it was sent): one record dated in the future by a wrong clock must
+    not declare days complete. None: nothing valid landed since watermarks were kept."""
 
 
 class CheckpointStore:
@@ -48,10 +58,18 @@ class CheckpointStore:
             return Checkpoint()
         data = orjson.loads(self.lake.read(path))
         pending = data.get("pending")
-        return Checkpoint(data.get("next_offset"), tuple(pending) if pending else None)
+        return Checkpoint(
+            data.get("next_offset"),
+            tuple(pending) if pending else None,
+            data.get("watermark_ms"),
+        )
 
     def save(self, topic: str, partition: int, checkpoint: Checkpoint) -> None:
-        payload = {"next_offset": checkpoint.next_offset, "pending": checkpoint.pending}
+        payload = {
+            "next_offset": checkpoint.next_offset,
+            "pending": checkpoint.pending,
+            "watermark_ms": checkpoint.watermark_ms,
+        }
         self.lake.publish(self._path(topic, partition), orjson.dumps(payload))
 
 

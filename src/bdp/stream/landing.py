@@ -3,7 +3,8 @@
 Every stream engine hands its batches — consecutive records of one partition — to a
 `Lander`. For each batch: record the offset range as pending, validate, publish one raw
 file per event date and one quarantine file per arrival date (after a manifest of them,
-`bdp.lake.manifests`), then record the range done. A crash at any point is repaired by
+`bdp.lake.manifests`), then record the range done, with how far in event time the
+partition has landed (its watermark). A crash at any point is repaired by
 re-landing the pending range, which rewrites the same file names with the same content:
 nothing is lost and nothing lands twice.
 
@@ -59,10 +60,20 @@ class Lander:
         self.checkpoints = CheckpointStore(self.lake, job)
         self.compression = settings.lake.raw_compression
         self._dedupe: DedupeStore | None = None
+        self._watermarks: dict[tuple[str, int], int | None] = {}
+        """Each partition's watermark as last saved: one lander at a time lands a
+        partition, so the checkpoint is read once, not before every batch."""
 
     def checkpoint(self, topic: str, partition: int) -> Checkpoint:
         """Where landing stands for one partition."""
-        return self.checkpoints.load(topic, partition)
+        found = self.checkpoints.load(topic, partition)
+        self._watermarks[(topic, partition)] = found.watermark_ms
+        return found
+
+    def _watermark(self, topic: str, partition: int) -> int | None:
+        if (topic, partition) not in self._watermarks:
+            self.checkpoint(topic, partition)
+        return self._watermarks[(topic, partition)]
 
     def land(self, dataset: Dataset, batch: RecordBatch) -> DatasetStats:
         """Land one batch of one partition exactly once: record its range as pending,
@@ -71,7 +82,8 @@ class Lander:
         began = time.perf_counter()
         first, last = batch.first_offset, batch.last_offset
         topic, partition = dataset.topic, batch.partition
-        self.checkpoints.save(topic, partition, Checkpoint(first, (first, last)))
+        watermark = self._watermark(topic, partition)
+        self.checkpoints.save(topic, partition, Checkpoint(first, (first, last), watermark))
         stream = self.settings.stream
         checked = validate_batch(
             dataset,
@@ -100,7 +112,9 @@ class Lander:
         files.publish(self.lake)
         outcome.quarantined = len(checked.rejected)
         outcome.reasons.update(rejection.reason for rejection in checked.rejected)
-        self.checkpoints.save(topic, partition, Checkpoint(last + 1, None))
+        watermark = _later(watermark, _landed_watermark(batch, checked))
+        self.checkpoints.save(topic, partition, Checkpoint(last + 1, None, watermark))
+        self._watermarks[(topic, partition)] = watermark
         if LOG.isEnabledFor(logging.INFO):
             LOG.info(
                 "batch %s",
@@ -177,7 +191,27 @@ def _without_repeats(checked: Validated, repeats: list[Repeat]) -> Validated:
         valid=[checked.valid[i] for i in keep],
         dates=checked.dates[keep],
         rejected=rejected,
+        event_ms=checked.event_ms[keep],
     )
+
+
+def _landed_watermark(batch: RecordBatch, checked: Validated) -> int | None:
+    """The greatest event time among the batch's valid records, each capped at its bus
+    timestamp (a record cannot have happened after it was sent; a timestamp of 0 or
+    less is a producer's "unknown" and caps nothing)."""
+    if not checked.valid:
+        return None
+    sent = batch.timestamps_ms
+    if len(checked.valid) != len(batch):
+        sent = sent[checked.valid]
+    capped = np.where(sent > 0, np.minimum(checked.event_ms, sent), checked.event_ms)
+    return int(capped.max())
+
+
+def _later(known: int | None, found: int | None) -> int | None:
+    if known is None:
+        return found
+    return known if found is None else max(known, found)
 
 
 def _by_date(dates: np.ndarray, lines: list[bytes]) -> list[tuple[str, list[bytes]]]:

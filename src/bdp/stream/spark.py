@@ -89,7 +89,7 @@ class SparkStreamJob(StreamJob):
         retry: Retry | None = None,
     ) -> None:
         super().__init__(settings, lake, datasets)
-        self.lander = Lander(settings, lake, f"{JOB}/partitions", retry)
+        self.lander = Lander(settings, lake, self.capabilities.checkpoints, retry)
         self._kafka = kafka_connection(settings)
         self._broker_name = self._kafka.names.physical
         self._by_topic = {self._broker_name(d.topic): d for d in self.datasets}

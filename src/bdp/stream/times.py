@@ -1,4 +1,5 @@
-"""Event times and other time leaves: which parse, and the date of each in the platform zone.
+"""Event times and other time leaves: which parse, and the date (in the platform zone)
+and instant of each.
 
 A time passes only in the ISO-8601 form both ETL engines parse (`ISO_TIMESTAMP`), and
 only if it is a real one: Arrow parses it (in bulk), and refuses what the engines refuse
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 from bdp.datasets import Dataset
 from bdp.datasets.base import ISO_DATE, ISO_TIMESTAMP
 
-__all__ = ["event_dates", "iso_event_times", "real_iso_leaves"]
+__all__ = ["dated_event_times", "event_dates", "iso_event_times", "real_iso_leaves"]
 
 _UTC = ZoneInfo("UTC")
 _ZONED = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
@@ -114,41 +115,57 @@ def event_dates(times: list[str], tz: ZoneInfo) -> tuple[np.ndarray, list[int]]:
 
     Times with a zone (`Z` or an offset) are absolute; zone-less ones are local to `tz`.
     """
+    dates, _, bad = dated_event_times(times, tz)
+    return dates, bad
+
+
+def dated_event_times(times: list[str], tz: ZoneInfo) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Calendar date in `tz` and instant (int64 milliseconds since the epoch) of each
+    ISO-8601 time, and the positions that did not parse (their date and instant are
+    meaningless). Zone-less times are local to `tz`, as in `event_dates`."""
     if not times:
-        return np.empty(0, dtype="datetime64[D]"), []
+        return np.empty(0, dtype="datetime64[D]"), np.empty(0, dtype=np.int64), []
     try:  # the common case: every time carries its zone
-        return _to_local_dates(pa.array(times, pa.string()), tz, zoned=True), []
+        return (*_to_local_dates(pa.array(times, pa.string()), tz, zoned=True), [])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     dates = np.empty(len(times), dtype="datetime64[D]")
+    instants = np.zeros(len(times), dtype=np.int64)
     zoned = [bool(_ZONED.search(text)) for text in times]
     bad: list[int] = []
     for want_zone in (True, False):
         positions = [i for i, flag in enumerate(zoned) if flag is want_zone]
         if not positions:
             continue
-        parsed, failed = _parse_group([times[i] for i in positions], tz, want_zone)
+        parsed, parsed_ms, failed = _parse_group([times[i] for i in positions], tz, want_zone)
         dates[positions] = parsed
+        instants[positions] = parsed_ms
         bad.extend(positions[i] for i in failed)
-    return dates, sorted(bad)
+    return dates, instants, sorted(bad)
 
 
-def _parse_group(texts: list[str], tz: ZoneInfo, zoned: bool) -> tuple[np.ndarray, list[int]]:
+def _parse_group(
+    texts: list[str], tz: ZoneInfo, zoned: bool
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
     try:
-        return _to_local_dates(pa.array(texts, pa.string()), tz, zoned), []
+        return (*_to_local_dates(pa.array(texts, pa.string()), tz, zoned), [])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     dates = np.zeros(len(texts), dtype="datetime64[D]")
+    instants = np.zeros(len(texts), dtype=np.int64)
     failed = []
     for i, text in enumerate(texts):
         try:
-            dates[i] = _to_local_dates(pa.array([text], pa.string()), tz, zoned)[0]
+            one_date, one_ms = _to_local_dates(pa.array([text], pa.string()), tz, zoned)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             failed.append(i)
-    return dates, failed
+            continue
+        dates[i], instants[i] = one_date[0], one_ms[0]
+    return dates, instants, failed
 
 
-def _to_local_dates(texts: pa.Array, tz: ZoneInfo, zoned: bool) -> np.ndarray:
+def _to_local_dates(texts: pa.Array, tz: ZoneInfo, zoned: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Local dates in `tz` and epoch milliseconds of the times in `texts`."""
     if zoned:
         instants = pc.cast(texts, pa.timestamp("ns", "UTC"))
     else:
@@ -160,4 +177,6 @@ def _to_local_dates(texts: pa.Array, tz: ZoneInfo, zoned: bool) -> np.ndarray:
         )
     local = pc.local_timestamp(pc.cast(instants, pa.timestamp("ns", str(tz))))
     dates: np.ndarray = pc.cast(local, pa.date32()).to_numpy(zero_copy_only=False)
-    return dates.astype("datetime64[D]")
+    # Reinterpreting the nanoseconds as integers copies nothing; one division per batch.
+    nanos: np.ndarray = pc.cast(instants, pa.int64()).to_numpy(zero_copy_only=False)
+    return dates.astype("datetime64[D]"), nanos // 1_000_000

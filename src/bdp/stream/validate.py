@@ -26,7 +26,7 @@ import numpy as np
 from bdp.config import StreamSettings
 from bdp.datasets import Dataset
 from bdp.stream.structure import Joined, scan_keys, too_deep
-from bdp.stream.times import event_dates, iso_event_times, real_iso_leaves
+from bdp.stream.times import dated_event_times, event_dates, iso_event_times, real_iso_leaves
 
 __all__ = [
     "DEFAULT_MAX_NESTING_DEPTH",
@@ -68,11 +68,13 @@ class Rejection:
 
 @dataclass
 class Validated:
-    """Indexes of the valid records with their event dates, and the rejections."""
+    """Indexes of the valid records with their event dates and times, and the rejections."""
 
     valid: list[int] = field(default_factory=list)
     dates: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="datetime64[D]"))
     rejected: list[Rejection] = field(default_factory=list)
+    event_ms: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Event time of each valid record, in milliseconds since the epoch (int64)."""
 
 
 def validate_batch(
@@ -94,6 +96,7 @@ def _one_by_one(
     """The batch checked record by record: a record whose check fails is rejected."""
     result = Validated()
     dates = []
+    instants = []
     for index, value in enumerate(values):
         try:
             alone = _validate(dataset, [value], max_record_bytes, tz, depth)
@@ -104,8 +107,10 @@ def _one_by_one(
         if alone.valid:
             result.valid.append(index)
             dates.append(alone.dates[0])
+            instants.append(alone.event_ms[0])
         result.rejected.extend(Rejection(index, r.reason, r.detail) for r in alone.rejected)
     result.dates = np.array(dates, dtype="datetime64[D]")
+    result.event_ms = np.array(instants, dtype=np.int64)
     return result
 
 
@@ -122,7 +127,7 @@ def _validate(
     indexes, times = _apply_rules(dataset, indexes, records, rejected)
     indexes, times = iso_event_times(indexes, times, bad_times)
     rejected.extend(Rejection(index, "bad_timestamp", detail) for index, detail in bad_times)
-    dates, bad = event_dates(times, tz)
+    dates, event_ms, bad = dated_event_times(times, tz)
     if bad:
         keep = np.ones(len(times), dtype=bool)
         keep[bad] = False
@@ -132,8 +137,9 @@ def _validate(
         )
         indexes = [index for index, ok in zip(indexes, keep, strict=True) if ok]
         dates = dates[keep]
+        event_ms = event_ms[keep]
     rejected.sort(key=lambda rejection: rejection.index)
-    return Validated(indexes, dates, rejected)
+    return Validated(indexes, dates, rejected, event_ms)
 
 
 def _screen(

@@ -161,6 +161,7 @@ def test_a_check_that_fails_unexpectedly_rejects_only_its_record(monkeypatch) ->
     result = validate_batch(dataset, values, 1 << 20, UTC)
     assert result.valid == [0, 3]
     assert [str(d) for d in result.dates] == ["2024-04-16", "2024-04-16"]
+    assert result.event_ms.tolist() == [1713259805123, 1713259805123]  # 09:30:05.123Z
     assert [(r.index, r.reason) for r in result.rejected] == [
         (1, "unprocessable"),
         (2, "invalid_json"),
@@ -201,7 +202,7 @@ def test_any_input_is_either_valid_or_rejected_with_a_reason(values: list[bytes]
     result = validate_batch(get_dataset("weblogs"), values, 1 << 20, UTC)
     rejected = [r.index for r in result.rejected]
     assert sorted(result.valid + rejected) == list(range(len(values)))
-    assert len(result.dates) == len(result.valid)
+    assert len(result.dates) == len(result.event_ms) == len(result.valid)
     assert {r.reason for r in result.rejected} <= set(REASONS) - {"unprocessable"}
 
 
@@ -228,3 +229,13 @@ def test_a_time_leaf_in_iso_form_must_be_a_real_time(created: str, valid: bool) 
     if not valid:
         [rejection] = result.rejected
         assert rejection.reason == "bad_timestamp" and "createRoomDate" in rejection.detail
+
+
+def test_valid_records_carry_their_event_instant_beside_their_date() -> None:
+    # Zoned and zone-less times together take the slower, per-group parse.
+    values = [web("2024-04-16T23:30:00.000"), web("bad"), web("2024-04-16T14:30:00.500Z")]
+    result = validate_batch(get_dataset("weblogs"), values, 1 << 20, SEOUL)
+    assert result.valid == [0, 2]
+    # Both are 14:30 UTC; the zone-less one is read as Seoul time (UTC+9).
+    assert result.event_ms.tolist() == [1713277800000, 1713277800500]
+    assert [str(d) for d in result.dates] == ["2024-04-16", "2024-04-16"]

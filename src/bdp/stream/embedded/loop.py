@@ -42,7 +42,8 @@ from bdp.stream.lease import LEASE_TIMEOUT_S, PartitionLease
 __all__ = ["JOB", "EmbeddedStreamJob"]
 
 JOB = "stream"
-"""Checkpoints live under `_checkpoints/stream/`, leases under `<home>/locks/stream/`."""
+"""Leases live under `<home>/locks/stream/`; checkpoints under `_checkpoints/stream/`
+(the engine's `checkpoints` capability)."""
 RECOVERY_TIMEOUT_S = 60.0
 """How long re-reading a pending range from the bus may take before the job gives up."""
 
@@ -76,7 +77,7 @@ class EmbeddedStreamJob(StreamJob):
             raise ValueError("worker processes open their own bus and split the partitions")
         self.bus = bus
         self.group = group
-        self.lander = Lander(settings, lake, JOB, retry)
+        self.lander = Lander(settings, lake, self.capabilities.checkpoints, retry)
         self._consumers: dict[str, Consumer] = {}
         self._partitions = partitions
         self._leases: list[PartitionLease] = []
