@@ -279,6 +279,76 @@ class ServeSettings(_Section):
     """Run the stream job (in a child process) beside the collectors."""
     drain_timeout_seconds: float = Field(30.0, gt=0)
     """On SIGTERM: how long in-flight requests may take to finish before exit."""
+    scheduler: bool = True
+    """Run the built-in scheduler (`[scheduler]`) beside the collectors."""
+
+
+class DagSettings(_Section):
+    """`[scheduler.dags.<dag_id>]`: what one DAG does differently from the defaults."""
+
+    enabled: bool = True
+    """A disabled DAG is neither scheduled nor caught up; `bdp dag run` still runs it."""
+    schedule: str | None = None
+    """A cron expression (5 fields) in the platform timezone; `"none"`: only runs asked
+    for (`bdp dag run`, `backfill`). Unset keeps the DAG's own."""
+    retries: int | None = Field(None, ge=0, le=100)
+    timeout_seconds: float | None = Field(None, gt=0)
+    depends_on_past: bool | None = None
+    """A day's task runs only once the same task of the day before succeeded."""
+    catchup: bool | None = None
+
+
+class AlertSettings(_Section):
+    """`[scheduler.alerts]`: who hears of a task's final failure, and of its recovery."""
+
+    webhook_url: str = ""
+    """POSTed a JSON document per alert; empty sends none."""
+    command: list[str] = Field(default_factory=list)
+    """Run per alert with the JSON document on standard input (and `BDP_ALERT_*`
+    variables); empty runs none."""
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
+class QualitySettings(_Section):
+    """`[scheduler.quality]`: the daily quality checks."""
+
+    row_count_band: float = Field(0.5, ge=0)
+    """A day's row count may differ from the trailing mean by this fraction of it."""
+    trailing_days: int = Field(7, ge=1, le=366)
+    """Days before D whose mean the row count is compared with (only days that ran)."""
+    min_trailing_days: int = Field(3, ge=1)
+    """Fewer earlier days than this: the band check passes, saying why."""
+
+
+class SchedulerSettings(_Section):
+    """`[scheduler]`: the built-in scheduler (`bdp scheduler run`, and in `bdp serve`)."""
+
+    max_active_tasks: int = Field(2, ge=1, le=256)
+    """Tasks running at once, across all DAGs (a task runs in a process of its own)."""
+    max_active_runs_per_dag: int = Field(2, ge=1, le=256)
+    """Days of one DAG in progress at once (a backfill runs this many in parallel)."""
+    catchup: bool = True
+    """After downtime, run the days whose schedule passed meanwhile (since the DAG was
+    first seen); False runs only the latest."""
+    retries: int = Field(3, ge=0, le=100)
+    retry_delay_seconds: float = Field(60.0, ge=0)
+    """The wait before the first retry; it doubles with each retry after."""
+    retry_max_delay_seconds: float = Field(3600.0, ge=0)
+    task_timeout_seconds: float = Field(6 * 3600.0, gt=0)
+    """A task running longer is stopped and counts as a failed try."""
+    allowed_lateness_minutes: float = Field(60.0, ge=0)
+    """Day D is complete once every bus partition of the dataset has landed events later
+    than the end of D plus this, or has nothing left to land and the clock is past it."""
+    wait_timeout_seconds: float = Field(24 * 3600.0, gt=0)
+    """How long the wait for a complete day may last before the run fails."""
+    poke_interval_seconds: float = Field(60.0, gt=0)
+    """How often a day not yet complete is checked again."""
+    late_data_check_seconds: float = Field(300.0, gt=0)
+    """How often raw partitions are compared with what their last ETL read, to re-run a
+    day that late data changed."""
+    alerts: AlertSettings = AlertSettings()
+    quality: QualitySettings = QualitySettings()
+    dags: dict[str, DagSettings] = Field(default_factory=dict)
 
 
 DATASET_NAME = r"^[a-z][a-z0-9_]{0,62}$"
@@ -319,6 +389,7 @@ class Settings(_Section):
     warehouse: WarehouseSettings = WarehouseSettings()
     collect: CollectSettings = CollectSettings()
     serve: ServeSettings = ServeSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     datasets: dict[str, DatasetSettings] = Field(default_factory=dict)
     """Datasets declared by a JSON Schema, besides the built-in ones (`bdp.datasets`)."""
     home: Path = Path(DEFAULT_HOME)

@@ -45,7 +45,7 @@ from bdp.logs import fields
 from bdp.retry import Retry
 from bdp.warehouse import Warehouse, open_warehouse
 
-__all__ = ["EtlError", "EtlResult", "run_etl", "transform_options"]
+__all__ = ["EtlError", "EtlResult", "load_day", "run_etl", "transform_options"]
 
 LOG = logging.getLogger("bdp.etl")
 
@@ -84,12 +84,15 @@ def run_etl(
     warehouse: Warehouse | None = None,
     options: TransformOptions | None = None,
     retry: Retry | None = None,
+    load: bool = True,
 ) -> EtlResult:
     """Build and load every table of `dataset` for day `dt`; record the run either way.
 
     Components not given are opened from `settings` and closed afterwards. Lake reads,
     listings and uploads that fail transiently are retried (`retry`, by default a few
-    times over a minute at most); swapping a partition in is not.
+    times over a minute at most); swapping a partition in is not. With `load=False` the
+    curated partitions are written but the warehouse is left to `load_day` (a DAG's
+    next task), and `tables` counts the curated rows.
     """
     source, transform = get_dataset(dataset, settings), get_transform(dataset, settings)
     if source.declared:
@@ -104,7 +107,10 @@ def run_etl(
         try:
             lake = retrying(lake or open_lake(settings), retry or Retry(log=LOG))
             engine = engine or owned.enter_context(open_engine(settings))
-            warehouse = warehouse or owned.enter_context(open_warehouse(settings))
+            if not load:
+                warehouse = None
+            elif warehouse is None:
+                warehouse = owned.enter_context(open_warehouse(settings))
             scratch: Path | None = None
             if engine.capabilities.local_paths_only and not lake.capabilities.local_paths:
                 scratch = Path(tempfile.mkdtemp(prefix=f"bdp-etl-{dataset}-"))
@@ -125,7 +131,11 @@ def run_etl(
                     )
                     events = engine.read_parquet(curated.location(lake))
                     raw_rows = int(events.count())
-                    tables[curated.table] = _load(curated, dt, lake, warehouse, stages)
+                    tables[curated.table] = (
+                        _load(curated, dt, lake, warehouse, stages)
+                        if warehouse is not None
+                        else raw_rows
+                    )
                 else:
                     events = engine.materialize(typed)
                     owned.callback(engine.release, events)
@@ -149,7 +159,11 @@ def run_etl(
                     _check_is_events(table, frames[table], events)
                     continue
                 curated = _write(table, frames[table], dt, lake, engine, stages, scratch)
-                tables[table] = _load(curated, dt, lake, warehouse, stages)
+                tables[table] = (
+                    _load(curated, dt, lake, warehouse, stages)
+                    if warehouse is not None
+                    else int(engine.read_parquet(curated.location(lake)).count())
+                )
         except Exception as exc:
             LOG.info(
                 "run %s",
@@ -197,6 +211,28 @@ def run_etl(
         raw_fingerprint=fingerprint,
         stage_seconds=stages,
     )
+
+
+def load_day(
+    settings: Settings, dataset: str, dt: date, *, warehouse: Warehouse | None = None
+) -> dict[str, int]:
+    """Replace day `dt` of every table of `dataset` in the warehouse with its curated
+    partition in the lake (as `run_etl(load=False)` left it); rows loaded per table.
+
+    A table whose curated partition is missing fails the load, naming it: the ETL of the
+    day has not run (or its output was deleted)."""
+    transform = get_transform(dataset, settings)
+    lake = retrying(open_lake(settings), Retry(log=LOG))
+    stages: dict[str, float] = {}
+    loaded: dict[str, int] = {}
+    with ExitStack() as owned:
+        warehouse = warehouse or owned.enter_context(open_warehouse(settings))
+        for table in transform.TABLES:
+            directory = partition_dir("curated", table, dt.isoformat())
+            if not lake.exists(directory):
+                raise EtlError(f"{table} dt={dt}: no curated partition; run the ETL of the day")
+            loaded[table] = _load(_Curated(table, directory, None), dt, lake, warehouse, stages)
+    return loaded
 
 
 @dataclass(frozen=True)
