@@ -101,11 +101,11 @@ def _main(
 
 
 def _register() -> None:
-    from bdp.cli import bus, datasets, demo, etl, query, serve, simulate, status, stream
+    from bdp.cli import airflow, bus, datasets, demo, etl, query, serve, simulate, status, stream
 
     if app.registered_commands:
         return  # `main` ran before in this process (tests call it)
-    for module in (demo, simulate, serve, stream, etl, query, status, bus, datasets):
+    for module in (demo, simulate, serve, stream, etl, query, status, bus, datasets, airflow):
         module.register(app)
 
 
