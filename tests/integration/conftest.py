@@ -145,6 +145,15 @@ def _hdfs_superuser() -> str:
 
 
 @pytest.fixture
+def airflow_env() -> dict[str, str]:
+    """`stack/airflow env`: Airflow's home, DAGs folder and executable (`BDP_AIRFLOW`);
+    fails the test when its venv or database is not ready."""
+    service = Service("airflow")
+    service.require("stack/.run/airflow")
+    return service.env()
+
+
+@pytest.fixture
 def closed_address() -> str:
     """A loopback address nothing listens on (a port bound, then released)."""
     with socket.socket() as sock:

@@ -17,7 +17,9 @@ from bdp.config import load_settings
 from bdp.lake import open_lake
 
 STACK = Path(__file__).resolve().parents[2] / "stack"
-SERVICES = ("kafka", "hdfs")
+SERVICES = ("kafka", "hdfs", "airflow")
+# What `env` may set besides bdp's own settings: the Hadoop user, and Airflow's CLI's.
+OTHER_SETTINGS = ("HADOOP_USER_NAME=", "AIRFLOW_HOME=", "AIRFLOW__")
 DAY = "2024-04-16"
 
 
@@ -53,7 +55,7 @@ def test_env_prints_only_export_lines_of_bdp_settings(service: str) -> None:
     assert lines and printed.stderr == ""
     for line in lines:
         export, setting = shlex.split(line)
-        assert export == "export" and setting.startswith(("BDP_", "HADOOP_USER_NAME=")), line
+        assert export == "export" and setting.startswith(("BDP_", *OTHER_SETTINGS)), line
 
 
 @pytest.mark.service("kafka")
@@ -101,3 +103,24 @@ def owner(path: str) -> str:
     url = f"http://127.0.0.1:9870/webhdfs/v1{path}?op=GETFILESTATUS"
     with urllib.request.urlopen(url, timeout=10) as resp:
         return orjson.loads(resp.read())["FileStatus"]["owner"]
+
+
+@pytest.mark.service("airflow")
+def test_airflow_after_eval_of_stack_airflow_env_reads_its_home_and_dags_folder(
+    airflow_env: dict[str, str],
+) -> None:
+    script = 'eval "$(stack/airflow env)"\n"$BDP_AIRFLOW" config get-value core dags_folder'
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "BDP_"))}
+    result = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=STACK.parent,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # Airflow may log before the value: the value is the last line.
+    assert result.stdout.splitlines()[-1] == airflow_env["AIRFLOW__CORE__DAGS_FOLDER"]
+    assert Path(airflow_env["AIRFLOW_HOME"], "airflow.db").is_file()

@@ -101,11 +101,24 @@ def _main(
 
 
 def _register() -> None:
-    from bdp.cli import bus, dag, datasets, demo, etl, query, serve, simulate, status, stream
+    from bdp.cli import (
+        airflow,
+        bus,
+        dag,
+        datasets,
+        demo,
+        etl,
+        query,
+        serve,
+        simulate,
+        status,
+        stream,
+    )
 
     if app.registered_commands:
         return  # `main` ran before in this process (tests call it)
-    for module in (demo, simulate, serve, stream, etl, dag, query, status, bus, datasets):
+    modules = (demo, simulate, serve, stream, etl, dag, query, status, bus, datasets, airflow)
+    for module in modules:
         module.register(app)
 
 
