@@ -61,7 +61,7 @@ def list_dags(ctx: typer.Context, json: JsonOption = False) -> None:
     settings = state(ctx).settings
     store = StateStore(settings.paths.state)
     now = dt.datetime.now(dt.UTC)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for dag in build_dags(settings).values():
         last = store.runs(dag_id=dag.dag_id, limit=1, with_tasks=False)
         fire = next(iter(dag.fire_times(now))) if dag.schedule else None

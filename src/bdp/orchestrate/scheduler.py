@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from multiprocessing.connection import wait as wait_for_handles
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bdp.config import Settings
 from bdp.errors import BdpError
@@ -595,7 +595,13 @@ class Scheduler:
 
     # -- alerts ------------------------------------------------------------------------
 
-    def _alert(self, kind: str, running: _Running, error: str | None, now: datetime) -> None:
+    def _alert(
+        self,
+        kind: Literal["failure", "recovery"],
+        running: _Running,
+        error: str | None,
+        now: datetime,
+    ) -> None:
         alerts = self.settings.scheduler.alerts
         if not alerts.webhook_url and not alerts.command:
             return
