@@ -20,9 +20,17 @@ def serve(
             help="Run the stream job beside the collectors (default: [serve] stream).",
         ),
     ] = None,
+    scheduler: Annotated[
+        bool | None,
+        typer.Option(
+            "--scheduler/--no-scheduler",
+            help="Run the built-in scheduler beside them (default: [serve] scheduler).",
+        ),
+    ] = None,
 ) -> None:
     """Accept events over HTTP (127.0.0.1:9880), the Fluentd forward protocol
-    (127.0.0.1:24224) and tailed files, and land them, until SIGTERM or Ctrl+C."""
+    (127.0.0.1:24224) and tailed files, land them, and run the DAGs on their
+    schedules, until SIGTERM or Ctrl+C."""
     import asyncio
 
     from bdp.datasets import load_datasets
@@ -30,10 +38,10 @@ def serve(
 
     cli = state(ctx)
     settings = cli.settings
-    if stream is not None:
-        settings = settings.model_copy(
-            update={"serve": settings.serve.model_copy(update={"stream": stream})}
-        )
+    chosen = {"stream": stream, "scheduler": scheduler}
+    update = {key: value for key, value in chosen.items() if value is not None}
+    if update:
+        settings = settings.model_copy(update={"serve": settings.serve.model_copy(update=update)})
     cli.long_running()
     asyncio.run(Server(settings, list(load_datasets(settings))).run())
 

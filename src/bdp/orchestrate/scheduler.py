@@ -40,13 +40,14 @@ from bdp.logs import fields
 from bdp.orchestrate.dag import Dag, data_day
 from bdp.orchestrate.dags import build_dags
 from bdp.orchestrate.state import ACTIVE_RUN_STATES, DagRun, StateStore, TaskInstance
-from bdp.orchestrate.worker import TrySpec, outcome_of, run_try
+from bdp.orchestrate.worker import TrySpec, describe_failure, outcome_of, run_try
 
 __all__ = ["Clock", "Scheduler", "SchedulerBusyError", "SchedulerLock", "SystemClock"]
 
 LOG = logging.getLogger("bdp.orchestrate")
 
 _FINAL = ("success", "failed", "upstream_failed")
+_RETRY_TICK_SECONDS = 5.0
 
 
 class Clock(Protocol):
@@ -182,21 +183,32 @@ class Scheduler:
         self._mp = _fork_server()
         self._dir = settings.paths.home / "scheduler"
         self._alerts: list[threading.Thread] = []
+        self._locked = False
+        self._thread: threading.Thread | None = None
 
     # -- the loop ----------------------------------------------------------------------
 
     def run(self, until_idle: bool = False) -> None:
         """Schedule until `request_stop` (or, with `until_idle`, until no run is left)."""
-        self.lock.acquire()
+        if not self._locked:
+            self.lock.acquire()
+            self._locked = True
         try:
             self._recover()
             LOG.info(
                 "scheduler %s", fields(status="started", dags=len(self.dags), home=self._dir.parent)
             )
             while not self._stop.is_set():
-                delay = self.tick()
-                if until_idle and self.idle():
-                    break
+                try:
+                    delay = self.tick()
+                except Exception as exc:
+                    # The state database busy or the lake away: nothing is lost (every
+                    # decision is in the state database), so try again shortly.
+                    LOG.error("scheduler %s", fields(status="error", error=describe_failure(exc)))
+                    delay = _RETRY_TICK_SECONDS
+                else:
+                    if until_idle and self.idle():
+                        break
                 if self.poll_seconds is not None:
                     delay = min(delay, self.poll_seconds)
                 handles = [r.process.sentinel for r in self._running.values()]
@@ -206,7 +218,26 @@ class Scheduler:
         finally:
             self._shutdown()
             self.lock.release()
+            self._locked = False
             LOG.info("scheduler %s", fields(status="stopped"))
+
+    def start(self) -> None:
+        """Take the data home's lock here (a second scheduler fails now, with the
+        reason), then schedule in a thread of its own until `stop`."""
+        self.lock.acquire()
+        self._locked = True
+        self._thread = threading.Thread(target=self.run, name="bdp-scheduler", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self) -> None:
+        """End what `start` began: running tries are stopped, to run again next time."""
+        self.request_stop()
+        if self._thread is not None:
+            self._thread.join()
 
     def request_stop(self) -> None:
         """Stop after the current turn (safe from a signal handler or another thread)."""
@@ -669,12 +700,10 @@ def _kill_group(process: multiprocessing.process.BaseProcess) -> None:
 
 
 @contextlib.contextmanager
-def running_scheduler(scheduler: Scheduler) -> Iterator[threading.Thread]:
+def running_scheduler(scheduler: Scheduler) -> Iterator[Scheduler]:
     """`scheduler` running in a thread of its own until the block ends."""
-    thread = threading.Thread(target=scheduler.run, name="bdp-scheduler", daemon=True)
-    thread.start()
+    scheduler.start()
     try:
-        yield thread
+        yield scheduler
     finally:
-        scheduler.request_stop()
-        thread.join()
+        scheduler.stop()

@@ -3,9 +3,12 @@
 Start-up opens the bus, starts the stream job and every enabled collector, then logs
 one line with where each listens. A collector that cannot start (a port in use) stops
 the server with that reason: a server half up is worse than one that says why it is
-down. The stop, on SIGTERM or SIGINT, is ordered so nothing acknowledged is lost and
-nothing read is left uncommitted: collectors stop accepting and finish what is in
-flight, `Ingest` writes what it holds, then the stream job lands and commits.
+down. The built-in scheduler (`[serve] scheduler`) runs in a thread beside them; it starts first,
+so a server on a data home where another scheduler runs refuses to start. The stop, on
+SIGTERM or SIGINT, is ordered so nothing acknowledged is lost and nothing read is left
+uncommitted: the scheduler stops its running tries (they run again on the next start),
+collectors stop accepting and finish what is in flight, `Ingest` writes what it holds,
+then the stream job lands and commits.
 """
 
 from __future__ import annotations
@@ -16,12 +19,16 @@ import logging
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bdp.bus import Bus, open_bus
 from bdp.collect import Collector, Ingest
 from bdp.config import Settings
 from bdp.logs import fields
 from bdp.serve.stream_process import StreamProcess
+
+if TYPE_CHECKING:
+    from bdp.orchestrate.scheduler import Scheduler
 
 __all__ = ["Server", "ServerHealth"]
 
@@ -52,6 +59,7 @@ class Server:
         self.collectors: list[Collector] = []
         self.ingest: Ingest | None = None
         self.stream: StreamProcess | None = None
+        self.scheduler: Scheduler | None = None
         self._stop: asyncio.Event | None = None
 
     # -- health ------------------------------------------------------------------------
@@ -71,6 +79,10 @@ class Server:
             checks["stream"] = self.stream.alive
             if not self.stream.alive:
                 reasons.append(self.stream.last_failure or "the stream job is not running")
+        if self.scheduler is not None:
+            checks["scheduler"] = self.scheduler.alive
+            if not self.scheduler.alive:
+                reasons.append("the scheduler is not running")
         return ServerHealth(ready, checks, reasons)
 
     # -- running -----------------------------------------------------------------------
@@ -98,6 +110,13 @@ class Server:
             self._stop.set()
 
     async def _start(self, bus: Bus) -> None:
+        if self.settings.serve.scheduler:
+            from bdp.orchestrate.scheduler import Scheduler
+
+            # First: a second scheduler on this data home stops the server with the
+            # reason before anything listens.
+            self.scheduler = Scheduler(self.settings)
+            await asyncio.to_thread(self.scheduler.start)
         self.ingest = Ingest(self.settings, bus)
         if self.settings.serve.stream:
             for name in self.datasets:  # so collectors and the job agree on partitions
@@ -114,6 +133,7 @@ class Server:
                 status="ready",
                 **{c.name: c.address for c in self.collectors},
                 stream="on" if self.stream is not None else "off",
+                scheduler="on" if self.scheduler is not None else "off",
                 datasets=len(self.datasets),
             ),
         )
@@ -131,6 +151,8 @@ class Server:
 
     async def _shutdown(self, bus: Bus) -> None:
         drain = self.settings.serve.drain_timeout_seconds
+        if self.scheduler is not None:
+            await asyncio.to_thread(self.scheduler.stop)
         for collector in self.collectors:
             try:
                 await collector.stop(drain)
