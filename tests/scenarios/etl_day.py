@@ -24,30 +24,42 @@ SCALE = 0.01
 """Of the reference population: a room or two per game, a few dozen users elsewhere."""
 
 
-def home_settings(home: Path) -> Settings:
+def home_settings(home: Path, timezone: str | None = None) -> Settings:
     """The settings of a data home with no configuration file."""
-    return load_settings(home=home, environ={}, cwd=home)
+    environ = {"BDP_PLATFORM__TIMEZONE": timezone} if timezone else {}
+    return load_settings(home=home, environ=environ, cwd=home)
 
 
-def simulated_day(home: Path, day: date = DAY, scale: float = SCALE) -> Settings:
-    """Land and load `day` of every built-in dataset under `home`; its settings."""
-    settings = home_settings(home)
+def landed_day(
+    settings: Settings,
+    day: date = DAY,
+    scale: float = SCALE,
+    seed: int = 3,
+    datasets: Sequence[str] = tuple(DATASETS),
+) -> None:
+    """Simulate `day` of `datasets` and land it in the lake of `settings` (no ETL)."""
     # Sessions start at noon, so every event falls on the day.
     start_ms = day_start_ms(day, settings.tz, time(12))
     with open_bus(settings) as bus:
         with bus.producer() as producer:
-            for name in DATASETS:
+            for name in datasets:
                 params = SimulationParams(
                     start_ms=start_ms,
-                    seed=3,
+                    seed=seed,
                     users=max(1, round(reference_users(name) * scale)),
                     raid=RaidOptions(tz=settings.platform.timezone),
                 )
                 bus.create_topic(name)
                 send_events(producer, name, simulate(name, params))
-        EmbeddedStreamJob(settings, open_lake(settings), list(DATASETS), bus=bus).run(
+        EmbeddedStreamJob(settings, open_lake(settings), list(datasets), bus=bus).run(
             until_idle=True
         )
+
+
+def simulated_day(home: Path, day: date = DAY, scale: float = SCALE) -> Settings:
+    """Land and load `day` of every built-in dataset under `home`; its settings."""
+    settings = home_settings(home)
+    landed_day(settings, day, scale)
     for name in DATASETS:
         run_etl(settings, name, day)
     return settings

@@ -188,8 +188,9 @@ class Scheduler:
 
     # -- the loop ----------------------------------------------------------------------
 
-    def run(self, until_idle: bool = False) -> None:
-        """Schedule until `request_stop` (or, with `until_idle`, until no run is left)."""
+    def run(self, until_idle: bool = False, until: datetime | None = None) -> None:
+        """Schedule until `request_stop`; or, with `until_idle`, until no run is left; or
+        once its clock passed `until` with no try running."""
         if not self._locked:
             self.lock.acquire()
             self._locked = True
@@ -208,6 +209,8 @@ class Scheduler:
                     delay = _RETRY_TICK_SECONDS
                 else:
                     if until_idle and self.idle():
+                        break
+                    if until is not None and not self._running and self.clock.now() >= until:
                         break
                 if self.poll_seconds is not None:
                     delay = min(delay, self.poll_seconds)
