@@ -60,6 +60,15 @@ def always_fail(ctx: TaskContext) -> dict[str, Any]:
     raise BdpError("broken on purpose")
 
 
+def fail_if_file(ctx: TaskContext) -> dict[str, Any]:
+    """Broken while the file `params["flag"]` exists."""
+    _journal(ctx, "start")
+    if Path(ctx.dag.params["flag"]).exists():
+        raise BdpError("broken while the flag file exists")
+    _journal(ctx, "end")
+    return {}
+
+
 def slow(ctx: TaskContext) -> dict[str, Any]:
     """Works for `params["seconds"]`: long enough to be killed, or timed out, mid-task."""
     _journal(ctx, "start")

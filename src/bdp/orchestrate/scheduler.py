@@ -40,7 +40,13 @@ from bdp.logs import fields
 from bdp.orchestrate.dag import Dag, data_day
 from bdp.orchestrate.dags import build_dags
 from bdp.orchestrate.state import ACTIVE_RUN_STATES, DagRun, StateStore, TaskInstance
-from bdp.orchestrate.worker import TrySpec, describe_failure, outcome_of, run_try
+from bdp.orchestrate.worker import (
+    TrySpec,
+    describe_failure,
+    outcome_of,
+    process_start_time,
+    run_try,
+)
 
 __all__ = ["Clock", "Scheduler", "SchedulerBusyError", "SchedulerLock", "SystemClock"]
 
@@ -185,6 +191,7 @@ class Scheduler:
         self._alerts: list[threading.Thread] = []
         self._locked = False
         self._thread: threading.Thread | None = None
+        self._started_as = process_start_time(os.getpid())
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -433,7 +440,15 @@ class Scheduler:
         result_path = self._dir / "outcomes" / f"{run.run_id}.{ti.task_id}.{stamp}.json"
         result_path.parent.mkdir(parents=True, exist_ok=True)
         spec = TrySpec(
-            self.settings, dag, ti.task_id, run.dt, now, ti.tries + 1, result_path, log_path
+            self.settings,
+            dag,
+            ti.task_id,
+            run.dt,
+            now,
+            ti.tries + 1,
+            result_path,
+            log_path,
+            (os.getpid(), self._started_as),
         )
         process = self._mp.Process(
             target=run_try, args=(spec,), name=f"bdp {dag.dag_id}.{ti.task_id} {run.dt}"
@@ -441,7 +456,7 @@ class Scheduler:
         process.start()
         assert process.pid is not None
         attempt, number = self.store.start_try(
-            run.run_id, ti.task_id, now, process.pid, _start_time(process.pid), str(log_path)
+            run.run_id, ti.task_id, now, process.pid, process_start_time(process.pid), str(log_path)
         )
         self._running[(run.run_id, ti.task_id)] = _Running(
             run.run_id,
@@ -497,7 +512,8 @@ class Scheduler:
                 running.attempt, run_id, task_id, "success", "success", now, result=result
             )
             LOG.info("task %s", fields(**common, status="success", try_number=running.try_number))
-            if self.store.last_final_state(running.dag.dag_id, task_id, run_id) == "failed":
+            # A success after a final failure (of any day) is a recovery.
+            if self.store.take_mark(_failed_mark(running)) is not None:
                 self._alert("recovery", running, None, now)
         elif status == "not_ready":
             ti = self._instance(run_id, task_id)
@@ -578,6 +594,7 @@ class Scheduler:
                 error=error,
             ),
         )
+        self.store.set_mark(_failed_mark(running), now.isoformat())
         self._alert("failure", running, error, now)
 
     def _instance(self, run_id: int, task_id: str) -> TaskInstance | None:
@@ -669,24 +686,18 @@ def _fire_before(dag: Dag, now: datetime) -> datetime:
     return (latest - timedelta(seconds=1)) if latest is not None else now
 
 
+def _failed_mark(running: _Running) -> str:
+    return f"failed:{running.dag.dag_id}.{running.task_id}"
+
+
 def _close_all(*fds: int) -> None:
     for fd in fds:
         with contextlib.suppress(OSError):
             os.close(fd)
 
 
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot, which tells it apart from a
-    later process given the same pid."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
 def _kill_leftover(pid: int | None, started: str | None) -> None:
-    if pid is None or not started or _start_time(pid) != started:
+    if pid is None or not started or process_start_time(pid) != started:
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)

@@ -467,18 +467,6 @@ class StateStore:
             ).fetchone()
         return str(row[0]) if row else None
 
-    def last_final_state(self, dag_id: str, task_id: str, before_run: int) -> str | None:
-        """How `task_id` of `dag_id` last ended (success or failed) in a run before
-        `before_run`: a success after a failure is a recovery."""
-        with self.connect() as conn:
-            row = conn.execute(
-                "SELECT t.state FROM task_instances t JOIN dag_runs r USING (run_id) "
-                "WHERE r.dag_id = ? AND t.task_id = ? AND r.run_id < ? "
-                "AND t.state IN ('success', 'failed') ORDER BY t.finished_at DESC LIMIT 1",
-                (dag_id, task_id, before_run),
-            ).fetchone()
-        return str(row[0]) if row else None
-
     # -- schedule marks ----------------------------------------------------------------
 
     def last_fire(self, dag_id: str) -> datetime | None:
@@ -527,3 +515,12 @@ class StateStore:
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (name, value),
             )
+
+    def take_mark(self, name: str) -> str | None:
+        """Remove the mark `name`; the value it had, if it was set."""
+        with self.connect() as conn:
+            row = conn.execute(
+                "SELECT value FROM scheduler_marks WHERE name = ?", (name,)
+            ).fetchone()
+            conn.execute("DELETE FROM scheduler_marks WHERE name = ?", (name,))
+        return str(row[0]) if row else None

@@ -14,7 +14,11 @@ from __future__ import annotations
 
 import logging
 import os
+import select
+import signal
 import sys
+import threading
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -43,6 +47,8 @@ class TrySpec:
     try_number: int
     result_path: Path
     log_path: Path
+    scheduler: tuple[int, str]
+    """The scheduler's pid and start time: the try ends when that process does."""
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -76,6 +82,7 @@ def run_try(spec: TrySpec) -> None:
 
     die_with_parent(os.getppid())
     os.setsid()
+    _die_with_scheduler(*spec.scheduler)
     spec.log_path.parent.mkdir(parents=True, exist_ok=True)
     log = os.open(spec.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
@@ -102,14 +109,45 @@ def run_try(spec: TrySpec) -> None:
     os._exit(0)
 
 
+def process_start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot, which tells it apart from a
+    later process given the same pid ("" when there is no such process)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _die_with_scheduler(pid: int, started: str) -> None:
+    """Kill this try, and everything it started, when the scheduler process ends, however
+    it ends (SIGKILL included): a try must never run on unwatched, or a restarted
+    scheduler would run it a second time beside it. (The fork server's own death is no
+    signal: the try inherits the pipe whose closing would tell the fork server.)"""
+    try:
+        handle: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        handle = None  # no pidfd here: look every half second
+    if process_start_time(pid) != started:
+        os.killpg(0, signal.SIGKILL)  # gone already (the pid may be someone else's now)
+
+    def watch() -> None:
+        if handle is not None:
+            select.select([handle], [], [])
+        else:
+            while process_start_time(pid) == started:
+                time.sleep(0.5)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="bdp-watch-scheduler", daemon=True).start()
+
+
 def outcome_of(result_path: Path, exitcode: int | None) -> dict[str, Any]:
     """What a finished try reported, or why it reported nothing (it was killed)."""
     try:
         found: dict[str, Any] = orjson.loads(result_path.read_bytes())
     except (OSError, orjson.JSONDecodeError):
         if exitcode is not None and exitcode < 0:
-            import signal
-
             why = f"the task's process was killed by {signal.Signals(-exitcode).name}"
         else:
             why = f"the task's process exited with code {exitcode} without an outcome"

@@ -7,18 +7,15 @@ import json
 import logging
 import socket
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from bdp.config import AlertSettings, Settings, load_settings
 from bdp.orchestrate.alerts import Alert, send_alert, webhook_origin
+from tests.scenarios.receiver import Receiver
 
 FAILURE = Alert(
     kind="failure",
@@ -29,51 +26,6 @@ FAILURE = Alert(
     error="raw partition dt=2024-04-16 is unreadable",
     at=datetime(2024, 4, 17, 0, 31, tzinfo=UTC),
 )
-
-
-@dataclass
-class Receiver:
-    """An HTTP server on 127.0.0.1 answering each POST with the next status in `statuses`
-    (the last one repeats); `hang` makes it take requests and never answer."""
-
-    statuses: list[int]
-    hang: bool = False
-    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-    url: str = ""
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver(statuses=[200])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state.requests.append((dict(self.headers), body))
-            if state.hang:
-                state.release.wait(30)
-                return
-            status = state.statuses[min(len(state.requests), len(state.statuses)) - 1]
-            self.send_response(status)
-            if 300 <= status < 400:
-                self.send_header("Location", "/elsewhere")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass  # quiet
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/bdp"
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @pytest.fixture

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from bdp.config import AlertSettings
 from bdp.orchestrate.scheduler import Scheduler, SchedulerBusyError, SchedulerLock
 from bdp.orchestrate.state import StateStore
 from tests.scenarios.orchestration import (
@@ -15,6 +22,7 @@ from tests.scenarios.orchestration import (
     read_journal,
     scheduler_settings,
 )
+from tests.scenarios.receiver import Receiver
 
 DAY = date(2026, 3, 1)
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -144,3 +152,81 @@ def test_a_second_scheduler_on_the_same_home_refuses(tmp_path: Path) -> None:
     finally:
         first.release()
     assert SchedulerLock(settings.paths.home).holder() is None
+
+
+def test_a_final_failure_and_the_recovery_after_it_are_alerted(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    journal, flag = tmp_path / "journal", tmp_path / "broken"
+    flag.touch()
+    dag = chain_dag(journal, operations=("ok", "fail_if_file"), retries=1, flag=str(flag))
+    alerts = AlertSettings(webhook_url=receiver.url, timeout_seconds=5)
+    store = _run(tmp_path / "home", {dag.dag_id: dag}, [DAY], alerts=alerts)
+    (run,) = store.runs()
+    assert run.state == "failed"
+    # Only the final failure is alerted, not the failed try before its retry.
+    (failure,) = [json.loads(body) for _, body in receiver.requests]
+    assert failure["kind"] == "failure"
+    assert failure["dag_id"] == "chain" and failure["task_id"] == "t1_fail_if_file"
+    assert failure["dt"] == "2026-03-01"
+    assert failure["try_number"] == 2
+    assert "broken while the flag file exists" in failure["error"]
+
+    flag.unlink()
+    store.clear(run.run_id, ["t1_fail_if_file"])
+    settings = scheduler_settings(tmp_path / "home", alerts=alerts)
+    Scheduler(settings, {dag.dag_id: dag}, clock=FastForwardClock(START), schedule=False).run(
+        until_idle=True
+    )
+    assert store.runs()[0].state == "success"
+    kinds = [json.loads(body)["kind"] for _, body in receiver.requests]
+    assert kinds == ["failure", "recovery"]
+
+
+def _wait_for(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {seconds} s")
+        time.sleep(0.05)  # polling a condition another process makes true
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_scheduler_killed_mid_task_resumes_and_runs_nothing_twice_at_once(
+    tmp_path: Path,
+) -> None:
+    home, journal = tmp_path / "home", tmp_path / "journal"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    argv = [sys.executable, "-m", "tests.scenarios.orchestration", str(home), str(journal)]
+    scheduler = subprocess.Popen([*argv, DAY.isoformat(), "60"], env=env)
+    try:
+        _wait_for(
+            lambda: any(e["task"] == "t1_slow" for e in read_journal(journal)),
+            "start of the slow task",
+        )
+        scheduler.kill()  # SIGKILL: no clean-up of any kind
+        scheduler.wait()
+    finally:
+        scheduler.kill()
+    (slow,) = [e for e in read_journal(journal) if e["task"] == "t1_slow"]
+    # The try died with the scheduler: nothing runs on unwatched.
+    _wait_for(lambda: _gone(slow["pid"]), "end of the orphaned try", seconds=10)
+    store = StateStore(scheduler_settings(home).paths.state)
+    assert store.runs()[0].tasks[1].state == "running"  # as the killed scheduler left it
+
+    restarted = subprocess.run([*argv, DAY.isoformat(), "0.1"], env=env, timeout=120)
+    assert restarted.returncode == 0
+    (run,) = store.runs()
+    assert run.state == "success"
+    flaky = run.tasks[1]
+    assert [t.state for t in flaky.history] == ["interrupted", "success"]
+    assert "interrupted" in (flaky.history[0].error or "")
+    starts = [e["task"] for e in read_journal(journal) if e["event"] == "start"]
+    assert starts == ["t0_ok", "t1_slow", "t1_slow", "t2_ok"]
