@@ -60,6 +60,16 @@ def always_fail(ctx: TaskContext) -> dict[str, Any]:
     raise BdpError("broken on purpose")
 
 
+class _SameAgain(BdpError):
+    retryable = False
+
+
+def fail_for_good(ctx: TaskContext) -> dict[str, Any]:
+    """Fails with an error that says trying again cannot help."""
+    _journal(ctx, "start")
+    raise _SameAgain("the same data would fail the same way")
+
+
 def fail_if_file(ctx: TaskContext) -> dict[str, Any]:
     """Broken while the file `params["flag"]` exists."""
     _journal(ctx, "start")

@@ -29,7 +29,10 @@ LOG = logging.getLogger("bdp.quality")
 
 class QualityCheckFailed(BdpError):
     """Checks of a dataset's day failed; the message names each with what it observed
-    and expected. `results` is what the task would have returned had they passed."""
+    and expected. `results` is what the task would have returned had they passed.
+    Trying again would find the same data: the task fails without using its retries."""
+
+    retryable = False
 
     def __init__(self, dataset: str, dt: date, checks: list[CheckResult]) -> None:
         self.dataset, self.dt, self.checks = dataset, dt, checks

@@ -538,7 +538,7 @@ class Scheduler:
                 LOG.info("task %s", fields(**common, status="waiting", reason=error))
         else:
             try_state = "timed_out" if status == "timed_out" else "failed"
-            if running.try_number <= task.retries:
+            if running.try_number <= task.retries and outcome.get("retry", True):
                 delay = task.retry_delay(running.try_number)
                 self.store.finish_try(
                     running.attempt,

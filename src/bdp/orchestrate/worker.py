@@ -7,7 +7,7 @@ is stopped with everything it started (a Spark JVM too); it dies with the schedu
 (through the fork server), so no try runs on unwatched after a crash. Its output goes
 to the try's log file, and its outcome to a small JSON file the scheduler reads when
 the process has exited: `success` with the operation's summary, `not_ready` with a
-sensor's reason, or `failed` with a one-line error.
+sensor's reason, or `failed` with a one-line error (and whether a retry may help).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from bdp.config import Settings
+from bdp.errors import ConfigError
 from bdp.localfs import atomic_write
 from bdp.orchestrate.dag import Dag
 from bdp.orchestrate.operations import NotReady, TaskContext, run_operation
@@ -71,8 +72,12 @@ def execute(spec: TrySpec) -> dict[str, Any]:
         return {"status": "not_ready", "error": describe_failure(exc)}
     except Exception as exc:
         traceback.print_exc()
-        results = getattr(exc, "results", None)
-        return {"status": "failed", "error": describe_failure(exc), "result": results}
+        outcome: dict[str, Any] = {"status": "failed", "error": describe_failure(exc)}
+        outcome["result"] = getattr(exc, "results", None)
+        # Errors that say so (a failed quality check, an invalid configuration) would
+        # fail the same way again: no retry.
+        outcome["retry"] = getattr(exc, "retryable", not isinstance(exc, ConfigError))
+        return outcome
 
 
 def run_try(spec: TrySpec) -> None:

@@ -230,3 +230,13 @@ def test_a_scheduler_killed_mid_task_resumes_and_runs_nothing_twice_at_once(
     assert "interrupted" in (flaky.history[0].error or "")
     starts = [e["task"] for e in read_journal(journal) if e["event"] == "start"]
     assert starts == ["t0_ok", "t1_slow", "t1_slow", "t2_ok"]
+
+
+def test_an_error_that_says_a_retry_cannot_help_fails_at_once(tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    dag = chain_dag(journal, operations=("fail_for_good",), retries=3)
+    store = _run(tmp_path / "home", {dag.dag_id: dag}, [DAY])
+    (run,) = store.runs()
+    assert run.state == "failed"
+    assert run.tasks[0].tries == 1
+    assert "the same data would fail the same way" in (run.error or "")
