@@ -136,36 +136,22 @@ def _deliver(
     way: str, send: Callable[[AlertSettings, Alert], None], config: AlertSettings, alert: Alert
 ) -> list[str]:
     target = webhook_origin(config.webhook_url) if way == "webhook" else config.command[0]
+    about = {
+        "kind": alert.kind,
+        "dag": alert.dag_id,
+        "task": alert.task_id,
+        "dt": alert.dt.isoformat(),
+        "via": way,
+        "target": target,
+    }
     began = time.monotonic()
     try:
         send(config, alert)
     except Exception as exc:  # whatever went wrong, the scheduler goes on
         problem = f"alert {way} {target}: {_reason(exc)}"
-        LOG.warning(
-            "alert not sent %s",
-            fields(
-                kind=alert.kind,
-                dag=alert.dag_id,
-                task=alert.task_id,
-                dt=alert.dt.isoformat(),
-                via=way,
-                target=target,
-                problem=_reason(exc),
-            ),
-        )
+        LOG.warning("alert not sent %s", fields(**about, problem=_reason(exc)))
         return [problem]
-    LOG.info(
-        "alert sent %s",
-        fields(
-            kind=alert.kind,
-            dag=alert.dag_id,
-            task=alert.task_id,
-            dt=alert.dt.isoformat(),
-            via=way,
-            target=target,
-            seconds=time.monotonic() - began,
-        ),
-    )
+    LOG.info("alert sent %s", fields(**about, seconds=time.monotonic() - began))
     return []
 
 
