@@ -326,6 +326,16 @@ class Scheduler:
                 count_try=False,
             )
             running.result_path.unlink(missing_ok=True)
+            LOG.info(
+                "task %s",
+                fields(
+                    dag=running.dag.dag_id,
+                    task=running.task_id,
+                    dt=running.dt,
+                    status="interrupted",
+                    retry="at the next start",
+                ),
+            )
         self._running.clear()
         for thread in self._alerts:
             thread.join(self.settings.scheduler.alerts.timeout_seconds * 3)
