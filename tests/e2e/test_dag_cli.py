@@ -68,6 +68,10 @@ def test_backfill_run_again_clear_and_the_history(bdp, tmp_path: Path) -> None:
     assert tries == {"wait_complete": 1, "etl": 1, "load": 2, "quality": 2, "report": 2}
     assert latest["state"] == "success"
 
+    status = as_json(bdp("status", "--json"))
+    assert status["scheduler"] == {"running": False, "pid": None}
+    assert [(r["dag_id"], r["state"]) for r in status["dag_runs"]] == [("weblogs", "success")]
+
     history = as_json(bdp("dag", "runs", "--json"))
     assert len(history) == 3
     table = bdp("dag", "runs", "weblogs").stdout

@@ -7,6 +7,7 @@ file too. Damaged files are listed one per line on stderr and make the exit code
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import typer
@@ -36,6 +37,8 @@ def status(
     from bdp.datasets import load_datasets
     from bdp.etl.runs import last_runs, stale_days
     from bdp.lake import open_lake
+    from bdp.orchestrate.scheduler import SchedulerLock
+    from bdp.orchestrate.state import StateStore
     from bdp.status import dataset_rows, topic_status
 
     settings = state(ctx).settings
@@ -56,6 +59,8 @@ def status(
         for name in names
         if (days := stale_days(settings, lake, name))
     }
+    scheduler_pid = SchedulerLock(settings.paths.home).holder()
+    dag_runs = StateStore(settings.paths.state).latest_runs()
     if json:
         print_json(
             {
@@ -76,6 +81,8 @@ def status(
                 "lake": lake_rows,
                 "etl_runs": [run.as_dict() for run in runs],
                 "stale_days": stale,
+                "scheduler": {"running": scheduler_pid is not None, "pid": scheduler_pid},
+                "dag_runs": [run.as_dict() for run in dag_runs],
                 "damaged_files": [{"file": f, "problem": p} for f, p in damaged],
             }
         )
@@ -119,6 +126,18 @@ def status(
             [(r.dataset, r.dt, r.status, r.raw_rows, r.finished_at, r.error or "") for r in runs],
         )
     )
+    console.print(
+        table(
+            "Latest DAG runs",
+            ["dag", "dt", "trigger", "state", "finished", "error"],
+            [
+                (r.dag_id, r.dt, r.trigger, r.state, _local(r.finished_at), r.error or "")
+                for r in dag_runs
+            ],
+        )
+    )
+    running = f"running (pid {scheduler_pid})" if scheduler_pid is not None else "not running"
+    console.print(f"Scheduler: {running}", markup=False)
     if stale:
         listed = "; ".join(f"{name}: {', '.join(days)}" for name, days in stale.items())
         console.print(
@@ -130,6 +149,10 @@ def status(
         # One line per file, however long its path, and printed literally.
         errors.print(Text(one_line(f"damaged: {location}: {problem}")), soft_wrap=True)
     _exit_if_damaged(damaged)
+
+
+def _local(moment: dt.datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
 def _exit_if_damaged(damaged: list[tuple[str, str | None]]) -> None:

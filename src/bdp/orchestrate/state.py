@@ -298,6 +298,14 @@ class StateStore:
             ]
         return runs
 
+    def latest_runs(self) -> list[DagRun]:
+        """Each DAG's most recent run (without its tasks), by DAG id."""
+        with self.connect() as conn:
+            ids = [r[0] for r in conn.execute("SELECT max(run_id) FROM dag_runs GROUP BY dag_id")]
+        if not ids:
+            return []
+        return sorted(self.runs(run_ids=ids, with_tasks=False), key=lambda r: r.dag_id)
+
     def run(self, run_id: int) -> DagRun:
         found = self.runs(run_ids=[run_id])
         if not found:
