@@ -5,8 +5,8 @@ past their timeout, queues the runs whose schedule fired (every missed day with
 catch-up), queues a re-run of a day that late data changed, and starts the tasks whose
 upstream tasks succeeded — earliest day first, up to `max_active_tasks` at once and
 `max_active_runs` days per DAG. Between turns it sleeps until the next thing is due or
-a try ends, whichever is first, so a task starts within milliseconds of its upstream
-task's end.
+a try ends, whichever is first, so a task starts soon after its upstream task's end
+(figures in bench/RESULTS.md).
 
 Only one scheduler may run on a data home: it holds an exclusive lock on
 `<home>/scheduler.lock` (released by the kernel however the process ends), and a second
@@ -147,7 +147,11 @@ class _Counts:
 def _fork_server() -> Any:
     ctx = multiprocessing.get_context("forkserver")
     # Loaded once in the fork server, so each try starts without importing them.
-    ctx.set_forkserver_preload(["bdp.orchestrate.worker", "bdp.etl", "bdp.warehouse"])
+    # (The worker's own imports, bdp.stream.embedded.workers among them, cost a try
+    # 60-80 ms each when they are not here.)
+    ctx.set_forkserver_preload(
+        ["bdp.orchestrate.worker", "bdp.stream.embedded.workers", "bdp.etl", "bdp.warehouse"]
+    )
     return ctx
 
 
