@@ -136,6 +136,10 @@ class _Running:
     result_path: Path
     log_path: Path
 
+    def about(self, **extra: object) -> str:
+        """The try's log fields: which DAG, task and day, and `extra`."""
+        return fields(dag=self.dag.dag_id, task=self.task_id, dt=self.dt, **extra)
+
 
 @dataclass
 class _Counts:
@@ -332,13 +336,7 @@ class Scheduler:
             running.result_path.unlink(missing_ok=True)
             LOG.info(
                 "task %s",
-                fields(
-                    dag=running.dag.dag_id,
-                    task=running.task_id,
-                    dt=running.dt,
-                    status="interrupted",
-                    retry="at the next start",
-                ),
+                running.about(status="interrupted", retry="at the next start"),
             )
         self._running.clear()
         for thread in self._alerts:
@@ -599,14 +597,7 @@ class Scheduler:
         )
         LOG.error(
             "task %s",
-            fields(
-                dag=running.dag.dag_id,
-                task=running.task_id,
-                dt=running.dt,
-                status="failed",
-                tries=running.try_number,
-                error=error,
-            ),
+            running.about(status="failed", tries=running.try_number, error=error),
         )
         self.store.set_mark(_failed_mark(running), now.isoformat())
         self._alert("failure", running, error, now)
