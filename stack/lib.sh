@@ -107,7 +107,7 @@ stack_main() {
   start | stop | status | reset) "$1" ;;
   env) stack_env "${STACK_ENV[@]}" ;;
   *)
-    echo "usage: $0 start|stop|status|reset|env" >&2
+    echo "usage: $0 start|stop|status|reset|env${STACK_USAGE_EXTRA:-}" >&2
     exit 2
     ;;
   esac
