@@ -199,13 +199,86 @@ class EtlSettings(_Section):
     spark_conf: dict[str, str] = Field(default_factory=dict)
 
 
+def _secret(value: SecretStr | None, path: Path | None, what: str) -> str:
+    """A password given inline (or by the environment) or read from a file's first line."""
+    if value is not None:
+        return value.get_secret_value()
+    if path is None:
+        return ""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()[0] if path.stat().st_size else ""
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} from {path}: {exc.strerror}") from exc
+
+
+class MysqlWarehouseSettings(_Section):
+    """`[warehouse.mysql]`: a MySQL 8 or MariaDB 10.11+ server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(3306, ge=1, le=65535)
+    database: str = Field("bdp", pattern=r"^[A-Za-z0-9_]{1,64}$")
+    user: str = "bdp"
+    password: SecretStr | None = None
+    """Secret: never shown. Or `password_file`: a file whose first line is the password."""
+    password_file: Path | None = None
+    query_user: str = ""
+    """The user `bdp query` connects as (one with SELECT only, ideally); empty: `user`.
+    Either way queries run in a read-only transaction."""
+    query_password: SecretStr | None = None
+    query_password_file: Path | None = None
+    connect_timeout_s: float = Field(10.0, gt=0)
+    """How long connecting may take before bdp says the server is not answering."""
+    io_timeout_s: float = Field(3600.0, gt=0)
+    """How long one read or write on the connection may wait (a long load included)."""
+    lock_timeout_s: float = Field(600.0, ge=0)
+    """How long a load waits for another load of the same table to finish."""
+    load_method: Literal["load_data", "insert"] = "load_data"
+    """`load_data`: LOAD DATA LOCAL INFILE (the server must allow `local_infile`);
+    `insert`: batched multi-row INSERTs, for servers that do not."""
+
+    def secret(self) -> str:
+        return _secret(self.password, self.password_file, "warehouse.mysql.password")
+
+    def query_secret(self) -> str:
+        if not self.query_user:
+            return self.secret()
+        return _secret(
+            self.query_password, self.query_password_file, "warehouse.mysql.query_password"
+        )
+
+
+class HiveWarehouseSettings(_Section):
+    """`[warehouse.hive]`: Spark's Hive catalog, its metastore in MySQL or MariaDB."""
+
+    database: str = Field("etl", pattern=r"^[A-Za-z0-9_]{1,64}$")
+    """The catalog database the curated tables are registered in."""
+    metastore_url: str = "jdbc:mariadb://127.0.0.1:3306/metastore"
+    """JDBC URL of the metastore's database (`jdbc:mariadb://…` or `jdbc:mysql://…`)."""
+    metastore_user: str = "hive"
+    metastore_password: SecretStr | None = None
+    """Secret: never shown. Or `metastore_password_file`."""
+    metastore_password_file: Path | None = None
+
+    def metastore_secret(self) -> str:
+        return _secret(
+            self.metastore_password,
+            self.metastore_password_file,
+            "warehouse.hive.metastore_password",
+        )
+
+
 class WarehouseSettings(_Section):
+    """`[warehouse]`: `backend` picks one; each backend's own settings are a table of their
+    own (`[warehouse.mysql]`, `[warehouse.hive]`)."""
+
     backend: str = "duckdb"
     url: str = ""
     """Backend location; empty means `<home>/warehouse.duckdb`."""
     lock_timeout_s: float = Field(default=60.0, ge=0)
     """How long an operation on the embedded warehouse waits for another process that
     holds its file (a load in progress, a query) before it gives up."""
+    mysql: MysqlWarehouseSettings = MysqlWarehouseSettings()
+    hive: HiveWarehouseSettings = HiveWarehouseSettings()
 
 
 class HttpCollectorSettings(_Section):

@@ -28,6 +28,7 @@ __all__ = [
     "WarehouseUnavailableError",
     "check_column_name",
     "check_table_name",
+    "split_statements",
 ]
 
 PARTITION_COLUMN = "dt"
@@ -69,6 +70,40 @@ def check_column_name(column: str) -> str:
     if not _TABLE_NAME.match(column):
         raise WarehouseError(f"invalid column name {column!r}: use letters, digits and _")
     return column
+
+
+# Pieces of SQL a `;` inside does not end a statement in: quoted strings and identifiers
+# (a doubled quote, or a backslash-escaped one, stays inside) and comments.
+_SQL_PIECE = re.compile(
+    r"""'(?:[^'\\]|\\.|'')*'?"""
+    r"""|"(?:[^"\\]|\\.|"")*"?"""
+    r"""|`(?:[^`]|``)*`?"""
+    # MySQL reads `--` as a comment only before a blank; where a dialect differs, the
+    # split errs towards more statements (refused), never fewer.
+    r"|--(?=\s|$)[^\n]*|#[^\n]*|/\*.*?(?:\*/|$)"
+    r"|;"
+    r"""|[^'"`;#/-]+|.""",
+    re.DOTALL,
+)
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of `sql`, split at the semicolons outside strings, quoted names and
+    comments; statements that hold nothing but blanks and comments are dropped. For
+    backends whose driver cannot tell how many statements a text holds."""
+    statements, current, meaningful = [], [], False
+    for piece in _SQL_PIECE.findall(sql):
+        if piece == ";":
+            if meaningful:
+                statements.append("".join(current).strip())
+            current, meaningful = [], False
+            continue
+        current.append(piece)
+        comment = piece.startswith(("--", "#", "/*"))
+        meaningful = meaningful or (not comment and bool(piece.strip()))
+    if meaningful:
+        statements.append("".join(current).strip())
+    return statements
 
 
 class Warehouse(abc.ABC):
