@@ -1,40 +1,70 @@
 """The warehouse contract: what every backend must do, run against each of them.
 
-Adding a backend is one entry in `WAREHOUSE_BACKENDS` plus one branch in the
-`warehouse` fixture. Table names are unique per test so a shared server needs no
-cleanup between tests.
+Adding a backend is one entry in `WAREHOUSE_BACKENDS` plus one function in `SETTINGS`
+that makes its settings. Table names are unique per test so a shared server needs no
+cleanup between tests. The server backends run against the real servers `stack/`
+starts; when one is not running the test fails, saying how to start it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shlex
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bdp.config import load_settings
+from bdp.config import Settings, load_settings
 from bdp.errors import BdpError, NotFoundError
 from bdp.warehouse import QueryError, Warehouse, WarehouseError, open_warehouse
 
-WAREHOUSE_BACKENDS = ["duckdb"]
+STACK = Path(__file__).resolve().parents[2] / "stack"
+WAREHOUSE_BACKENDS = [
+    "duckdb",
+    pytest.param("mysql", marks=pytest.mark.service("mariadb")),
+]
 DAY = dt.date(2024, 4, 16)
 NEXT = dt.date(2024, 4, 17)
 
 pytestmark = pytest.mark.parametrize("warehouse", WAREHOUSE_BACKENDS, indirect=True)
 
 
+def stack_env(service: str) -> dict[str, str]:
+    """What `stack/<service> env` exports, once the server answers (else the test fails)."""
+    launcher = str(STACK / service)
+    if subprocess.run([launcher, "status"], capture_output=True).returncode != 0:
+        pytest.fail(f"{service} is not running; start it with stack/{service} start", False)
+    lines = subprocess.run([launcher, "env"], capture_output=True, text=True, check=True)
+    found = {}
+    for line in lines.stdout.splitlines():
+        _, setting = shlex.split(line)
+        name, _, value = setting.partition("=")
+        found[name] = value
+    return found
+
+
+def duckdb_settings(home: Path) -> Settings:
+    return load_settings(home=home, environ={})
+
+
+def mysql_settings(home: Path) -> Settings:
+    return load_settings(home=home, environ=stack_env("mariadb"))
+
+
+SETTINGS: dict[str, Callable[[Path], Settings]] = {
+    "duckdb": duckdb_settings,
+    "mysql": mysql_settings,
+}
+
+
 @pytest.fixture
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
-    backend = request.param
-    if backend == "duckdb":
-        settings = load_settings(home=tmp_path / "home", environ={})
-    else:
-        raise ValueError(f"no fixture branch for warehouse backend {backend!r}")
-    with open_warehouse(settings) as opened:
+    with open_warehouse(SETTINGS[request.param](tmp_path / "home")) as opened:
         yield opened
 
 
@@ -107,7 +137,10 @@ def test_replacing_a_day_touches_no_other_day(warehouse, table, tmp_path) -> Non
 
 
 def test_several_files_make_one_day(warehouse, table, tmp_path) -> None:
-    files = parquet(tmp_path, DAY, [1, 2]) + parquet(tmp_path, DAY, [3])
+    first = parquet(tmp_path, DAY, [1, 2])
+    folder = Path(first[0]).parent
+    pq.write_table(pq.read_table(parquet(tmp_path, DAY, [3])[0]), folder / "part-00001.parquet")
+    files = [*first, str(folder / "part-00001.parquet")]
     assert warehouse.replace_partition(table, DAY, files) == 3
     assert ids(warehouse, table, DAY) == [1, 2, 3]
 
