@@ -44,13 +44,11 @@ def _open_duckdb(settings: Settings, on_wait: Callable[[str], None] | None) -> W
     )
 
 
-@WAREHOUSES.register(
-    "mysql", WarehouseCapabilities(), requires=("sqlalchemy", "pymysql"), extra="mysql"
-)
+@WAREHOUSES.register("mysql", WarehouseCapabilities(), requires="pymysql", extra="mysql")
 def _open_mysql(settings: Settings, on_wait: Callable[[str], None] | None) -> Warehouse:
-    raise WarehouseUnavailableError(
-        "the mysql warehouse is not available yet; set warehouse.backend = 'duckdb'"
-    )
+    from bdp.warehouse.mysql import MysqlWarehouse
+
+    return MysqlWarehouse(settings.warehouse.mysql, on_wait=on_wait)
 
 
 def open_warehouse(settings: Settings, on_wait: Callable[[str], None] | None = None) -> Warehouse:

@@ -91,7 +91,9 @@ def split_statements(sql: str) -> list[str]:
     """The statements of `sql`, split at the semicolons outside strings, quoted names and
     comments; statements that hold nothing but blanks and comments are dropped. For
     backends whose driver cannot tell how many statements a text holds."""
-    statements, current, meaningful = [], [], False
+    statements: list[str] = []
+    current: list[str] = []
+    meaningful = False
     for piece in _SQL_PIECE.findall(sql):
         if piece == ";":
             if meaningful:
