@@ -154,6 +154,15 @@ def airflow_env() -> dict[str, str]:
 
 
 @pytest.fixture
+def mariadb_env() -> dict[str, str]:
+    """`stack/mariadb env`: bdp's mysql warehouse on the stack's MariaDB, and the `mysql`
+    client's settings; fails the test when the server does not answer."""
+    service = Service("mariadb")
+    service.require("127.0.0.1:3306")
+    return service.env()
+
+
+@pytest.fixture
 def closed_address() -> str:
     """A loopback address nothing listens on (a port bound, then released)."""
     with socket.socket() as sock:

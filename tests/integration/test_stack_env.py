@@ -17,9 +17,12 @@ from bdp.config import load_settings
 from bdp.lake import open_lake
 
 STACK = Path(__file__).resolve().parents[2] / "stack"
-SERVICES = ("kafka", "hdfs", "airflow")
-# What `env` may set besides bdp's own settings: the Hadoop user, and Airflow's CLI's.
-OTHER_SETTINGS = ("HADOOP_USER_NAME=", "AIRFLOW_HOME=", "AIRFLOW__")
+SERVICES = ("kafka", "hdfs", "airflow", "mariadb")
+# What `env` may set besides bdp's own settings: the Hadoop user, Airflow's CLI's, and
+# the `mysql` client's.
+OTHER_SETTINGS = ("HADOOP_USER_NAME=", "AIRFLOW_HOME=", "AIRFLOW__", "MYSQL_")
+# Commands a launcher has beyond the five every one has.
+EXTRA_COMMANDS = {"mariadb": "|client [ARGS...]"}
 DAY = "2024-04-16"
 
 
@@ -45,7 +48,8 @@ def bdp_in_shell(home: Path, *args: str, evals: tuple[str, ...], then: dict[str,
 def test_the_usage_line_lists_every_command(service: str) -> None:
     result = subprocess.run([STACK / service, "nonsense"], capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip().endswith("start|stop|status|reset|env")
+    expected = "start|stop|status|reset|env" + EXTRA_COMMANDS.get(service, "")
+    assert result.stderr.strip().endswith(expected)
 
 
 @pytest.mark.parametrize("service", SERVICES)

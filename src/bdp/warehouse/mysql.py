@@ -48,6 +48,7 @@ from bdp.warehouse.base import (
 from bdp.warehouse.mysql_types import (
     STRING_WIDTHS,
     ColumnType,
+    UnstorableValueError,
     UnsupportedTypeError,
     column_type,
     string_width,
@@ -117,8 +118,10 @@ class MysqlWarehouse(Warehouse):
                 database=s.database,
                 charset="utf8mb4",
                 connect_timeout=s.connect_timeout_s,
-                read_timeout=s.io_timeout_s,
-                write_timeout=s.io_timeout_s,
+                # Until the server has greeted us, waiting is connecting: a server that
+                # accepts the socket and never speaks must not hold us for io_timeout_s.
+                read_timeout=s.connect_timeout_s,
+                write_timeout=s.connect_timeout_s,
                 local_infile=not query and s.load_method == "load_data",
                 autocommit=True,
                 # Timestamps are instants in UTC, as everywhere in bdp; `"x"` names a column.
@@ -133,6 +136,8 @@ class MysqlWarehouse(Warehouse):
                     f"is the server running?): {exc.args[-1]}"
                 ) from None
             raise WarehouseError(f"cannot connect to {self.where}: {exc.args[-1]}") from None
+        # PyMySQL keeps the timeouts it applies to each read and write here.
+        conn._read_timeout = conn._write_timeout = s.io_timeout_s
         try:
             yield conn
         finally:
@@ -175,7 +180,7 @@ class MysqlWarehouse(Warehouse):
                 return self._replace(conn, table, dt, files, slice_)
             except pymysql.err.Error as exc:
                 raise WarehouseError(f"loading {table} dt={dt}: {_message(exc)}") from exc
-            except (OSError, pa.ArrowException) as exc:
+            except (OSError, pa.ArrowException, UnstorableValueError) as exc:
                 raise WarehouseError(f"loading {table} dt={dt}: {exc}") from exc
 
     @contextlib.contextmanager
@@ -609,8 +614,17 @@ def _arrow(description: Sequence[Sequence[Any]], rows: Sequence[Sequence[Any]]) 
     for index, column in enumerate(description):
         values = [row[index] for row in rows]
         kind = _RESULT_TYPES.get(column[1])
-        try:
-            arrays.append(pa.array(values, type=kind))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-            arrays.append(pa.array([None if v is None else str(v) for v in values], pa.string()))
+        arrays.append(_column(values, kind))
     return pa.Table.from_arrays(arrays, names=names)
+
+
+def _column(values: list[Any], kind: pa.DataType | None) -> pa.Array:
+    """Values as the type their field type says; else as Arrow infers them (an
+    unsigned BIGINT above the signed range), else as text."""
+    wider = pa.uint64() if kind == pa.int64() else None
+    for attempt in (kind, wider):
+        try:
+            return pa.array(values, type=attempt)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            continue
+    return pa.array([None if v is None else str(v) for v in values], pa.string())

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 __all__ = [
     "STRING_WIDTHS",
     "ColumnType",
+    "UnstorableValueError",
     "UnsupportedTypeError",
     "column_type",
     "string_width",
@@ -55,6 +56,10 @@ _INTEGERS = {8: "TINYINT", 16: "SMALLINT", 32: "INT", 64: "BIGINT"}
 
 class UnsupportedTypeError(ValueError):
     """An Arrow type with no MySQL column type."""
+
+
+class UnstorableValueError(ValueError):
+    """A value its MySQL column cannot hold."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,9 @@ def _text(column: pa.Array, name: str) -> pa.Array:
     elif pa.types.is_floating(kind):
         finite = pc.is_finite(column)
         if not pc.all(pc.or_kleene(finite, pc.is_null(column))).as_py():
-            raise ValueError(f"column {name!r} holds NaN or Infinity, which MySQL cannot store")
+            raise UnstorableValueError(
+                f"column {name!r} holds NaN or Infinity, which MySQL cannot store"
+            )
         text = pc.cast(column, pa.string())
     elif pa.types.is_timestamp(kind):
         utc = column.cast(pa.timestamp(kind.unit, tz="UTC")) if kind.tz else column
