@@ -19,6 +19,8 @@ curated files, measures side by side:
    - arrow: the catalogued files opened as a pyarrow dataset (one fragment per day, the
             day its partition value) and registered on a read-only connection with no
             file access at all;
+   - dict:  the same, with pyarrow reading string columns as dictionaries (as they are
+            stored), which spares decoding every value;
    "open" times a new connection per query, as `bdp query` and the report do; "warm"
    times the query again on the same connection;
 3. the database file's size.
@@ -64,7 +66,7 @@ READ_ONLY = {
     "autoload_known_extensions": False,
     "allow_community_extensions": False,
 }
-WAYS = ("copy", "view", "arrow")
+WAYS = ("copy", "view", "arrow", "dict")
 
 
 def main() -> None:
@@ -98,7 +100,8 @@ def main() -> None:
         runners = {
             "copy": _copy_runner(copy_db),
             "view": _view_runner(catalog_db),
-            "arrow": _arrow_runner(catalog_db),
+            "arrow": _arrow_runner(catalog_db, dictionaries=False),
+            "dict": _arrow_runner(catalog_db, dictionaries=True),
         }
         _report_queries(_measure_queries(runners, _report_sql(), args.repeat))
 
@@ -296,7 +299,7 @@ def _view_runner(db: Path) -> Runner:
     return open_
 
 
-def _arrow_runner(db: Path) -> Runner:
+def _arrow_runner(db: Path, *, dictionaries: bool) -> Runner:
     def open_() -> tuple[Callable[[str], pa.Table], Callable[[], None]]:
         conn = duckdb.connect(
             str(db), read_only=True, config={**READ_ONLY, "enable_external_access": False}
@@ -305,11 +308,13 @@ def _arrow_runner(db: Path) -> Runner:
         for table, day, path in _files(conn):
             days.setdefault(table, []).append((day, path))
         for table, files in days.items():
-            schema = pq.read_schema(files[-1][1]).append(pa.field("dt", pa.date32()))
+            schema = pq.read_schema(files[-1][1])
+            strings = [f.name for f in schema if dictionaries and pa.types.is_string(f.type)]
+            options = pads.ParquetReadOptions(dictionary_columns=strings)
             dataset = pads.FileSystemDataset.from_paths(
                 [path for _, path in files],
-                schema=schema,
-                format=pads.ParquetFileFormat(),
+                schema=schema.append(pa.field("dt", pa.date32())),
+                format=pads.ParquetFileFormat(read_options=options),
                 filesystem=pafs.LocalFileSystem(),
                 partitions=[pads.field("dt") == pa.scalar(day, pa.date32()) for day, _ in files],
             )
@@ -365,7 +370,7 @@ def _report_queries(times: dict[str, dict[str, dict[str, list[float]]]]) -> None
     print(f"\nreport queries on the game tables, ms, median of {rounds}; ratio = way / copy")
     header = f"{'query':<36}"
     for kind in ("open", "warm"):
-        header += f" {'copy ' + kind:>10} {'view':>7} {'x':>5} {'arrow':>7} {'x':>5}"
+        header += f" {'copy ' + kind:>10}" + "".join(f" {w:>7} {'x':>5}" for w in WAYS[1:])
     print(header)
     totals = {(way, kind): 0.0 for way in WAYS for kind in ("open", "warm")}
     for label, by_way in times.items():
@@ -374,7 +379,7 @@ def _report_queries(times: dict[str, dict[str, dict[str, list[float]]]]) -> None
             copy = statistics.median(by_way["copy"][kind])
             line += f" {copy * 1e3:>10.1f}"
             totals["copy", kind] += copy
-            for way in ("view", "arrow"):
+            for way in WAYS[1:]:
                 value = statistics.median(by_way[way][kind])
                 totals[way, kind] += value
                 line += f" {value * 1e3:>7.1f} {value / copy:>4.2f}x"
@@ -382,7 +387,7 @@ def _report_queries(times: dict[str, dict[str, dict[str, list[float]]]]) -> None
     line = f"{'all of them':<36}"
     for kind in ("open", "warm"):
         line += f" {totals['copy', kind] * 1e3:>10.1f}"
-        for way in ("view", "arrow"):
+        for way in WAYS[1:]:
             ratio = totals[way, kind] / totals["copy", kind]
             line += f" {totals[way, kind] * 1e3:>7.1f} {ratio:>4.2f}x"
     print(line)
