@@ -11,21 +11,21 @@ curated files, measures side by side:
    query, and their paths written into a table of the database file, in one
    transaction), wall and CPU seconds of this process;
 2. the report's queries on the game tables (the SQL the game charts, the activity chart
-   and the key figures run, captured from `bdp.report`), three ways:
-   - copy:  `DuckDBWarehouse.query`, as bdp runs it today;
+   and the key figures run, captured from `bdp.report`), four ways:
+   - copy:  the read-only connection `DuckDBWarehouse.query` opens, as bdp reads today;
    - view:  a DuckDB view over `read_parquet` of the catalogued files, read through a
             read-only connection whose only reachable files are those (`allowed_paths`,
             then `enable_external_access = false` and the configuration locked);
    - arrow: the catalogued files opened as a pyarrow dataset (one fragment per day, the
             day its partition value) and registered on a read-only connection with no
             file access at all;
-   - dict:  the same, with pyarrow reading string columns as dictionaries (as they are
-            stored), which spares decoding every value;
+   - dict:  the same, with pyarrow reading string columns as dictionaries (as the files
+            store them);
    "open" times a new connection per query, as `bdp query` and the report do; "warm"
    times the query again on the same connection;
 3. the database file's size.
 
-Every query's results are compared across the three ways. Times are medians of
+Every query's results are compared across the four ways. Times are medians of
 `--repeat` rounds, the ways taking turns within a round; the OS page cache holds the
 files throughout (nothing here measures a cold disk).
 
