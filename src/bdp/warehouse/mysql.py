@@ -137,7 +137,7 @@ class MysqlWarehouse(Warehouse):
                 ) from None
             raise WarehouseError(f"cannot connect to {self.where}: {exc.args[-1]}") from None
         # PyMySQL keeps the timeouts it applies to each read and write here.
-        conn._read_timeout = conn._write_timeout = s.io_timeout_s
+        conn._read_timeout = conn._write_timeout = s.io_timeout_s  # type: ignore[attr-defined]
         try:
             yield conn
         finally:
