@@ -24,6 +24,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -343,31 +344,55 @@ class MysqlWarehouse(Warehouse):
         if self.settings.load_method == "insert":
             return self._insert(conn, stage, day, files)
         loaded = 0
-        with tempfile.TemporaryDirectory(prefix="bdp-mysql-load-") as folder:
-            path = os.path.join(folder, "rows.tsv")
-            for batch in files.batches(LOAD_BATCH_ROWS):
+        with (
+            tempfile.TemporaryDirectory(prefix="bdp-mysql-load-") as folder,
+            ThreadPoolExecutor(1, thread_name_prefix="bdp-mysql-tsv") as writer,
+        ):
+
+            def prepare(index: int, batch: pa.RecordBatch) -> tuple[str, list[str], int]:
+                # Two files in turn: one is written while the server reads the other.
+                path = os.path.join(folder, f"rows-{index % 2}.tsv")
                 with open(path, "wb") as out:
                     out.write(tsv_lines(_with_day(batch, day)))
-                names = ", ".join(quote(name) for name in [*batch.schema.names, PARTITION_COLUMN])
-                with conn.cursor() as cursor:
-                    cursor.execute(
-                        f"LOAD DATA LOCAL INFILE %s INTO TABLE {quote(stage)} "
-                        "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
-                        f"LINES TERMINATED BY '\\n' ({names})",
-                        [path],
-                    )
-                    count = cursor.rowcount
-                    # With LOCAL the server turns bad data into warnings, never errors.
-                    cursor.execute("SHOW COUNT(*) WARNINGS")
-                    [(warnings,)] = cursor.fetchall()
-                    if warnings:
-                        cursor.execute("SHOW WARNINGS LIMIT 3")
-                        said = "; ".join(str(row[2]) for row in cursor.fetchall())
-                        raise WarehouseError(f"the server changed loaded values: {said}")
-                if count != batch.num_rows:
-                    raise WarehouseError(f"{batch.num_rows} rows sent but {count} loaded")
-                loaded += count
+                return path, [*batch.schema.names, PARTITION_COLUMN], batch.num_rows
+
+            pending: Future[tuple[str, list[str], int]] | None = None
+            for index, batch in enumerate(files.batches(LOAD_BATCH_ROWS)):
+                ready = pending.result() if pending is not None else None
+                pending = writer.submit(prepare, index, batch)
+                if ready is not None:
+                    loaded += self._load_file(conn, stage, *ready)
+            if pending is not None:
+                loaded += self._load_file(conn, stage, *pending.result())
         return loaded
+
+    def _load_file(
+        self,
+        conn: pymysql.Connection[Cursor],
+        stage: str,
+        path: str,
+        columns: list[str],
+        rows: int,
+    ) -> int:
+        names = ", ".join(quote(name) for name in columns)
+        with conn.cursor() as cursor:
+            cursor.execute(
+                f"LOAD DATA LOCAL INFILE %s INTO TABLE {quote(stage)} "
+                "CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' "
+                f"LINES TERMINATED BY '\\n' ({names})",
+                [path],
+            )
+            count = int(cursor.rowcount)
+            # With LOCAL the server turns bad data into warnings, never errors.
+            cursor.execute("SHOW COUNT(*) WARNINGS")
+            [(warnings,)] = cursor.fetchall()
+            if warnings:
+                cursor.execute("SHOW WARNINGS LIMIT 3")
+                said = "; ".join(str(row[2]) for row in cursor.fetchall())
+                raise WarehouseError(f"the server changed loaded values: {said}")
+        if count != rows:
+            raise WarehouseError(f"{rows} rows sent but {count} loaded")
+        return count
 
     def _insert(
         self, conn: pymysql.Connection[Cursor], stage: str, day: dt.date, files: _Files

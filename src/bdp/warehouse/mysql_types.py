@@ -140,7 +140,13 @@ _ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", 
 _NULL = "\\N"
 
 
+_SPECIAL = "[\\\\\t\n\r\x00]"
+
+
 def _escaped(values: pa.Array) -> pa.Array:
+    # Most columns hold no special character: one scan, instead of one per character.
+    if not pc.any(pc.match_substring_regex(values, _SPECIAL)).as_py():
+        return values
     for plain, escaped in _ESCAPES:
         values = pc.replace_substring(values, plain, escaped)
     return values
@@ -161,10 +167,10 @@ def _text(column: pa.Array, name: str) -> pa.Array:
             )
         text = pc.cast(column, pa.string())
     elif pa.types.is_timestamp(kind):
-        utc = column.cast(pa.timestamp(kind.unit, tz="UTC")) if kind.tz else column
-        if kind.unit == "ns":
-            utc = pc.cast(utc, pa.timestamp("us", tz=utc.type.tz), safe=False)
-        text = pc.strftime(utc, format="%Y-%m-%d %H:%M:%S")
+        # Dropping the zone keeps the instant's UTC wall time; a cast to text is many
+        # times faster than strftime and spells it as MySQL reads it.
+        unit = "us" if kind.unit == "ns" else kind.unit
+        text = pc.cast(column, pa.timestamp(unit), safe=False).cast(pa.string())
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
         text = _escaped(column.cast(pa.string()))
     elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
