@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ STACK = Path(__file__).resolve().parents[2] / "stack"
 WAREHOUSE_BACKENDS = [
     "duckdb",
     pytest.param("mysql", marks=pytest.mark.service("mariadb")),
+    pytest.param("hive", marks=pytest.mark.service("mariadb")),
 ]
 DAY = dt.date(2024, 4, 16)
 NEXT = dt.date(2024, 4, 17)
@@ -56,9 +58,28 @@ def mysql_settings(home: Path) -> Settings:
     return load_settings(home=home, environ=stack_env("mariadb"))
 
 
+_HIVE_HOME: list[Path] = []
+
+
+def hive_settings(home: Path) -> Settings:
+    """One data home for every hive test of the process: they share one SparkSession
+    (the JVM starts once), whose warehouse directory is fixed when it starts."""
+    if not _HIVE_HOME:
+        _HIVE_HOME.append(Path(tempfile.mkdtemp(prefix="bdp-hive-contract-")))
+    environ = {
+        **stack_env("mariadb"),
+        "BDP_WAREHOUSE__BACKEND": "hive",
+        "BDP_ETL__ENGINE": "spark",
+        # The metastore's JDBC driver is fetched from Maven Central once per checkout.
+        "BDP_STREAM__SPARK_IVY_DIR": str(STACK / ".run" / "spark" / "ivy"),
+    }
+    return load_settings(home=_HIVE_HOME[0], environ=environ)
+
+
 SETTINGS: dict[str, Callable[[Path], Settings]] = {
     "duckdb": duckdb_settings,
     "mysql": mysql_settings,
+    "hive": hive_settings,
 }
 
 
