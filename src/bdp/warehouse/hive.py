@@ -162,7 +162,8 @@ def session_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.hive.metastore.version": hive_version,
         "spark.sql.hive.metastore.jars": "path",
         "spark.sql.hive.metastore.jars.path": f"file://{jars}/*,file://{driver_jar}",
-        "spark.jars.packages": ",".join([*packages, package]),
+        # Fetched once into the Ivy cache; the isolated loader then reads it from there.
+        "spark.jars.packages": ",".join([*packages, *([] if driver_jar.exists() else [package])]),
         "spark.jars.ivy": ivy,
         "spark.hadoop.javax.jdo.option.ConnectionURL": _jdbc_url(hive),
         "spark.hadoop.javax.jdo.option.ConnectionDriverName": driver,
@@ -253,11 +254,17 @@ class HiveWarehouse(Warehouse):
         return spark
 
     def _ensure_jdbc_driver(self, spark: Any) -> None:
-        """A JVM started before (without `spark.jars.packages`) fetches the driver now."""
-        path = spark.conf.get("spark.sql.hive.metastore.jars.path").split(",")[-1]
-        if not Path(path.removeprefix("file://")).exists():
+        """Spark fetches the driver (`spark.jars.packages`) only when its JVM starts: a
+        JVM started before, by a session without the warehouse's settings, lacks it."""
+        path = Path(spark.conf.get("spark.sql.hive.metastore.jars.path").split(",")[-1][7:])
+        if not path.exists():
             package, _ = driver_package(self.settings.warehouse.hive)
-            spark.sparkContext._jsc.sc().addJar(f"ivy://{package}?transitive=false")
+            raise WarehouseError(
+                f"the metastore's JDBC driver {package} is not in the Ivy cache ({path}), and "
+                f"this process's Spark started without the warehouse's settings, so cannot "
+                f"fetch it now; open the warehouse (or the Spark engine) first, or run any "
+                f"`bdp query` once to fetch it"
+            )
 
     @contextlib.contextmanager
     def _errors(self, what: str) -> Iterator[None]:
