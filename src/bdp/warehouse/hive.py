@@ -15,7 +15,7 @@ queries that may still read it; older ones are removed.
 One process has one SparkSession: the batch engine (`etl.engine = "spark"`) and this
 warehouse share it, built from `session_conf`. The metastore client and its JDBC driver
 are loaded in Spark's isolated Hive class loader (`spark.sql.hive.metastore.jars`), so
-the driver is found whichever session started the JVM. `close()` leaves the session
+the driver, once in the Ivy cache, is found whichever session started the JVM. `close()` leaves the session
 running for the other users in the process; Spark ends it at exit.
 
 Queries are Spark SQL, one statement, parsed before anything runs: commands (DDL,

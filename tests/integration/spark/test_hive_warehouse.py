@@ -31,6 +31,8 @@ from bdp.config import Settings, load_settings
 from bdp.etl import run_etl
 from bdp.etl.transforms import get_transform
 from bdp.lake.local import LocalLake
+from bdp.quality.checks import run_checks
+from bdp.quality.results import QUALITY_TABLE, write_results
 from bdp.simulate import SimulationParams, simulate
 from bdp.warehouse import QueryError, Warehouse, open_warehouse
 from tests.integration.conftest import STACK, Service
@@ -159,6 +161,20 @@ def test_an_etl_day_on_spark_is_read_by_a_fresh_session_and_matches_duckdb(
     for table, rows in tables.items():
         assert f"dt={DAY.isoformat()}" in found[table]["partitions"]
         assert found[table]["rows"] == rows, table
+
+    # The quality checks read the day and write their results a slice per dataset.
+    for dataset in DATASETS:
+        checks = run_checks(
+            hive_settings, dataset, DAY, LocalLake(hive_settings.paths.lake), warehouse
+        )
+        assert write_results(warehouse, dataset, DAY, checks, dt.datetime.now(dt.UTC)) == len(
+            checks
+        )
+    written = warehouse.query(
+        f"SELECT dataset, count(*) AS n FROM {QUALITY_TABLE} WHERE dt = DATE '{DAY}' "
+        "GROUP BY dataset"
+    ).to_pylist()
+    assert {row["dataset"] for row in written} == set(DATASETS)
 
     # The same raw day on DuckDB: the same rows and sums.
     duck_home = tmp_path / "duck"
