@@ -15,8 +15,9 @@ queries that may still read it; older ones are removed.
 One process has one SparkSession: the batch engine (`etl.engine = "spark"`) and this
 warehouse share it, built from `session_conf`. The metastore client and its JDBC driver
 are loaded in Spark's isolated Hive class loader (`spark.sql.hive.metastore.jars`), so
-the driver, once in the Ivy cache, is found whichever session started the JVM. `close()` leaves the session
-running for the other users in the process; Spark ends it at exit.
+the driver, once in the Ivy cache, is found whichever session started the JVM.
+`close()` leaves the session running for the other users in the process; Spark ends it
+at exit.
 
 Queries are Spark SQL, one statement, parsed before anything runs: commands (DDL,
 writes, `SET`, `ADD JAR`, ...), reflection and SQL on files are refused. Identifiers are
@@ -97,7 +98,7 @@ _MODEL = [
 ]
 
 # Functions that call Java methods by name: no query may.
-_REFLECTION = re.compile(r"'(?:try_)?(?:reflect|java_method)\(", re.IGNORECASE)
+_REFLECTION = re.compile(r"\b(?:try_)?(?:reflect|java_method)`?\(", re.IGNORECASE)
 
 
 def driver_package(hive: HiveWarehouseSettings) -> tuple[str, str]:

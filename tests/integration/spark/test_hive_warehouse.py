@@ -237,6 +237,10 @@ def test_a_day_is_registered_in_place_not_copied(
         "SELECT * FROM parquet.`/etc/passwd`",
         "SELECT reflect('java.lang.System', 'getProperty', 'user.home')",
         "SELECT java_method('java.lang.Thread', 'sleep', 1L)",
+        "SELECT `reflect`('java.lang.System', 'getProperty', 'user.home')",
+        "SELECT system.builtin.reflect('java.lang.System', 'getProperty', 'user.home')",
+        "SELECT * FROM read_files('/etc/passwd')",
+        "SELECT * FROM json.`/etc/passwd`",
         "ANALYZE TABLE t_refused COMPUTE STATISTICS",
     ],
 )
