@@ -174,8 +174,8 @@ class StreamSettings(_Section):
     trigger_interval_ms: int = Field(1000, ge=0)
     """Spark engine: how often the Structured Streaming query starts a micro-batch."""
     spark_ivy_dir: str = ""
-    """Spark engine: where Ivy caches the Kafka source jars it fetches from Maven
-    Central; empty uses `<home>/cache/spark-ivy`."""
+    """Spark: where Ivy caches the jars Spark fetches from Maven Central (the Kafka
+    source, the Hive metastore's JDBC driver); empty uses `<home>/cache/spark-ivy`."""
     retry_attempts: int = Field(8, ge=1)
     """Tries of a lake operation that failed transiently (a lake server away) before the
     job stops; the waits between them double from half a second."""
@@ -258,6 +258,15 @@ class HiveWarehouseSettings(_Section):
     metastore_password: SecretStr | None = None
     """Secret: never shown. Or `metastore_password_file`."""
     metastore_password_file: Path | None = None
+    metastore_driver_package: str = ""
+    """Maven coordinates of the metastore's JDBC driver, fetched by Spark through Ivy;
+    empty: MariaDB Connector/J for `jdbc:mariadb:`, MySQL Connector/J for `jdbc:mysql:`."""
+    metastore_timeout_s: float = Field(10.0, gt=0)
+    """How long connecting to the metastore's database, or one read on it, may take
+    before bdp says it is not answering (the metastore client's retries are off)."""
+    warehouse_dir: str = ""
+    """Spark's warehouse directory, where copies of a table's slices are kept (a day's
+    curated files are registered where they lie); empty: `<home>/hive-warehouse`."""
 
     def metastore_secret(self) -> str:
         return _secret(

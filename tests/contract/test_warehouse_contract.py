@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 import subprocess
+import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +29,7 @@ STACK = Path(__file__).resolve().parents[2] / "stack"
 WAREHOUSE_BACKENDS = [
     "duckdb",
     pytest.param("mysql", marks=pytest.mark.service("mariadb")),
+    pytest.param("hive", marks=pytest.mark.service("mariadb")),
 ]
 DAY = dt.date(2024, 4, 16)
 NEXT = dt.date(2024, 4, 17)
@@ -56,9 +59,28 @@ def mysql_settings(home: Path) -> Settings:
     return load_settings(home=home, environ=stack_env("mariadb"))
 
 
+_HIVE_HOME: list[Path] = []
+
+
+def hive_settings(home: Path) -> Settings:
+    """One data home for every hive test of the process: they share one SparkSession
+    (the JVM starts once), whose warehouse directory is fixed when it starts."""
+    if not _HIVE_HOME:
+        _HIVE_HOME.append(Path(tempfile.mkdtemp(prefix="bdp-hive-contract-")))
+    environ = {
+        **stack_env("mariadb"),
+        "BDP_WAREHOUSE__BACKEND": "hive",
+        "BDP_ETL__ENGINE": "spark",
+        # The metastore's JDBC driver is fetched from Maven Central once per checkout.
+        "BDP_STREAM__SPARK_IVY_DIR": str(STACK / ".run" / "spark" / "ivy"),
+    }
+    return load_settings(home=_HIVE_HOME[0], environ=environ)
+
+
 SETTINGS: dict[str, Callable[[Path], Settings]] = {
     "duckdb": duckdb_settings,
     "mysql": mysql_settings,
+    "hive": hive_settings,
 }
 
 
@@ -283,3 +305,121 @@ def test_a_slice_value_is_a_value_and_its_column_an_identifier(warehouse, table,
     with pytest.raises(WarehouseError):
         warehouse.replace_partition(table, DAY, [], where={"no_such_column": "a"})
     assert by_shard(warehouse, table, DAY) == {"a": [1], "b": [2]}
+
+
+# --- Every backend: atomic days, schema changes, hostile data -------------------------
+
+
+def _rows_file(directory: Path, day: dt.date, data: pa.Table) -> list[str]:
+    folder = directory / f"rows-{uuid.uuid4().hex[:6]}" / f"dt={day.isoformat()}"
+    folder.mkdir(parents=True)
+    path = folder / "part-00000.parquet"
+    pq.write_table(data, path)
+    return [str(path)]
+
+
+def test_a_query_during_a_replace_sees_the_old_day_or_the_new(warehouse, table, tmp_path) -> None:
+    old, new = list(range(1, 201)), list(range(1000, 1050))
+    contents = {(len(old), sum(old)), (len(new), sum(new))}
+    files = [parquet(tmp_path, DAY, old), parquet(tmp_path, DAY, new)]
+    warehouse.replace_partition(table, DAY, files[0])
+    seen: list[tuple[int, int]] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                [row] = warehouse.query(
+                    f"SELECT count(*) AS n, sum(id) AS s FROM {table} WHERE dt = DATE '{DAY}'"
+                ).to_pylist()
+                seen.append((int(row["n"]), int(row["s"])))
+        except BaseException as exc:
+            failures.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for turn in range(6):
+            warehouse.replace_partition(table, DAY, files[(turn + 1) % 2])
+    finally:
+        done.set()
+        reader.join(timeout=300)
+    assert not failures, failures
+    assert seen and set(seen) <= contents, set(seen) - contents
+    assert ids(warehouse, table, DAY) == old
+
+
+def test_a_new_column_is_added_and_older_days_read_null(warehouse, table, tmp_path) -> None:
+    warehouse.replace_partition(table, DAY, parquet(tmp_path, DAY, [1, 2]))
+    wider = pa.table({"id": pa.array([3], pa.int64()), "extra": pa.array(["e3"], pa.string())})
+    assert warehouse.replace_partition(table, NEXT, _rows_file(tmp_path, NEXT, wider)) == 1
+    rows = warehouse.query(f"SELECT id, extra FROM {table} ORDER BY id").to_pylist()
+    assert rows == [
+        {"id": 1, "extra": None},
+        {"id": 2, "extra": None},
+        {"id": 3, "extra": "e3"},
+    ]
+
+
+def test_a_changed_column_type_is_refused_naming_table_and_column(
+    warehouse, table, tmp_path
+) -> None:
+    warehouse.replace_partition(table, DAY, parquet(tmp_path, DAY, [1, 2]))
+    # Text that would cast to the old type: the type is refused, not the values.
+    changed = pa.table({"id": pa.array([3], pa.int64()), "x": pa.array(["30"], pa.string())})
+    with pytest.raises(WarehouseError, match=f"(?s){table}.*x|x.*{table}"):
+        warehouse.replace_partition(table, NEXT, _rows_file(tmp_path, NEXT, changed))
+    assert ids(warehouse, table) == [1, 2]
+
+
+HOSTILE_TEXT = [
+    "it's",
+    'say "hi"',
+    "back\\slash \\' \\\\",
+    "tab\there",
+    "new\nline\r\n",
+    "\\N",
+    "NULL",
+    "",
+    "emoji 🎉 and ünïcödé",
+    "'); DROP TABLE x; --",
+    "`; DROP TABLE x; --",
+    "%s %% ${x} ?",
+]
+
+
+def test_hostile_values_round_trip_exactly(warehouse, table, tmp_path) -> None:
+    data = pa.table(
+        {
+            "id": pa.array(range(len(HOSTILE_TEXT)), pa.int64()),
+            "text": pa.array(HOSTILE_TEXT, pa.string()),
+        }
+    )
+    assert warehouse.replace_partition(table, DAY, _rows_file(tmp_path, DAY, data)) == len(
+        HOSTILE_TEXT
+    )
+    rows = warehouse.query(f"SELECT id, text FROM {table} ORDER BY id").to_pylist()
+    assert [row["text"] for row in rows] == HOSTILE_TEXT
+
+
+HOSTILE_COLUMNS = ["a space", "quo'te", "back`tick", 'dq"uote', "naïve", "semi;colon"]
+
+
+def test_hostile_column_names_are_quoted_never_sql(warehouse, table, tmp_path) -> None:
+    sentinel = f"{table}_sentinel"
+    warehouse.replace_partition(sentinel, DAY, parquet(tmp_path, DAY, [1]))
+    data = pa.table(
+        {"id": pa.array([1], pa.int64()), **{name: pa.array([name]) for name in HOSTILE_COLUMNS}}
+    )
+    try:
+        warehouse.replace_partition(table, DAY, _rows_file(tmp_path, DAY, data))
+    except WarehouseError:
+        pass  # a clear refusal is fine
+    else:
+        [row] = warehouse.query(f"SELECT * FROM {table}").to_pylist()
+        found = {name.lower(): value for name, value in row.items()}
+        for name in HOSTILE_COLUMNS:
+            assert found[name.lower()] == name
+    assert ids(warehouse, sentinel) == [1]
+    assert sentinel in warehouse.tables()

@@ -16,7 +16,8 @@ An engine that only opens local paths (DuckDB) on a lake without them (HDFS) wor
 local scratch copy: the day's raw files are downloaded, the engine writes each table's
 Parquet locally, the files are uploaded into a lake staging directory that is swapped
 into `curated/<table>/dt=D/` as usual, and the warehouse loads the local copies. The
-scratch directory is removed afterwards, whatever happened.
+scratch directory is removed afterwards, whatever happened. A warehouse that registers
+files in place (`registers_files_in_place`) is given the lake's URIs instead.
 """
 
 from __future__ import annotations
@@ -360,16 +361,17 @@ def _load(
 ) -> int:
     """Replace the table's partition in the warehouse with the curated day; returns the
     rows loaded, checked against the rows in the curated files. The warehouse loads the
-    local copies when there are some."""
+    local copies when there are some, unless it registers the lake's files in place."""
     table, began = curated.table, time.perf_counter()
+    in_place = warehouse.capabilities.registers_files_in_place
     with tempfile.TemporaryDirectory(prefix=f"bdp-load-{table}-") as download:
-        if curated.local is not None:
+        if curated.local is not None and not in_place:
             uris = [str(path) for path in _local_files(curated.local) if path.suffix == ".parquet"]
         else:
             parquet = [
                 f.path for f in lake.list_files(curated.directory) if f.path.endswith(".parquet")
             ]
-            if lake.capabilities.local_paths:
+            if lake.capabilities.local_paths or in_place:
                 uris = [lake.uri(path) for path in parquet]
             else:
                 # An engine that writes to the lake itself (Spark on HDFS): the warehouse
@@ -377,7 +379,10 @@ def _load(
                 uris = [_local_uri(lake, path, Path(download)) for path in parquet]
         loaded = warehouse.replace_partition(table, dt, uris)
         stages[f"load:{table}"] = time.perf_counter() - began
-        written = _parquet_rows(uris)
+        # Files registered where they lie in a remote lake are the table's rows: there
+        # is no copy to reconcile (and no footer to read without downloading them).
+        remote = in_place and not lake.capabilities.local_paths
+        written = loaded if remote else _parquet_rows(uris)
     if written != loaded:
         raise EtlError(f"{table} dt={dt}: {written} rows curated but {loaded} loaded")
     LOG.info(

@@ -1,7 +1,8 @@
 """The warehouse: typed tables partitioned by day, behind one interface.
 
 `open_warehouse(settings)` picks the backend `warehouse.backend` names, from
-`WAREHOUSES`: `duckdb` (embedded, the default) or `mysql` (needs the `mysql` extra).
+`WAREHOUSES`: `duckdb` (embedded, the default), `mysql` (needs the `mysql` extra) or
+`hive` (Spark's Hive catalog over the lake; needs the `spark` extra).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "WarehouseError",
     "WarehouseUnavailableError",
     "open_warehouse",
+    "spark_session_conf",
 ]
 
 WAREHOUSES: Registry[Warehouse, WarehouseCapabilities] = Registry("warehouse")
@@ -49,6 +51,28 @@ def _open_mysql(settings: Settings, on_wait: Callable[[str], None] | None) -> Wa
     from bdp.warehouse.mysql import MysqlWarehouse
 
     return MysqlWarehouse(settings.warehouse.mysql, on_wait=on_wait)
+
+
+@WAREHOUSES.register(
+    "hive",
+    WarehouseCapabilities(registers_files_in_place=True, spark_catalog=True),
+    requires="pyspark",
+    extra="spark",
+)
+def _open_hive(settings: Settings, on_wait: Callable[[str], None] | None) -> Warehouse:
+    from bdp.warehouse.hive import HiveWarehouse
+
+    return HiveWarehouse(settings)
+
+
+def spark_session_conf(settings: Settings) -> dict[str, str]:
+    """What the process's SparkSession needs so that the configured warehouse can share
+    it (one session per process): nothing unless the warehouse is a Spark catalog."""
+    if not WAREHOUSES.capabilities(settings.warehouse.backend).spark_catalog:
+        return {}
+    from bdp.warehouse.hive import session_conf
+
+    return session_conf(settings)
 
 
 def open_warehouse(settings: Settings, on_wait: Callable[[str], None] | None = None) -> Warehouse:

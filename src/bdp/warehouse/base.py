@@ -54,8 +54,15 @@ class WarehouseUnavailableError(BdpError):
 
 @dataclass(frozen=True)
 class WarehouseCapabilities:
-    """What callers may count on beyond the contract; no caller needs to tell warehouses
-    apart yet (add a flag when one does, never a test of the backend's name)."""
+    """What callers may count on beyond the contract (a flag, never a test of the
+    backend's name)."""
+
+    registers_files_in_place: bool = False
+    """The warehouse keeps no copy of a day: it reads the files where they lie, so it
+    is given the lake's URIs (`hdfs://` ones too), never local copies."""
+    spark_catalog: bool = False
+    """The warehouse is a catalog of the process's SparkSession: the batch engine's
+    session must be built with its settings (`spark_session_conf`)."""
 
 
 def check_table_name(table: str) -> str:

@@ -64,13 +64,21 @@ def _literal(text: str) -> str:
 
 
 def _is_lock_conflict(exc: duckdb.Error) -> bool:
-    return "Could not set lock on file" in str(exc)
+    # Another process holds the file, or this one has it open the other way (a load
+    # read-write while a thread queries read-only): either way, wait for it.
+    return "Could not set lock on file" in str(exc) or (
+        "with a different configuration than existing connections" in str(exc)
+    )
 
 
 def _holder(exc: duckdb.Error) -> str:
     """Who holds the file, from DuckDB's message: "PID 123 (/usr/bin/python3)"."""
     found = re.search(r"lock is held in (.+?) \(PID (\d+)\)", str(exc))
-    return f"PID {found[2]} ({found[1]})" if found else str(exc)
+    if found:
+        return f"PID {found[2]} ({found[1]})"
+    return (
+        "another connection of this process" if "different configuration" in str(exc) else str(exc)
+    )
 
 
 class DuckDBWarehouse(Warehouse):
@@ -236,11 +244,17 @@ class DuckDBWarehouse(Warehouse):
             )
 
     def _add_new_columns(self, conn: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
-        # Additive schema change (a transform gained a column): older days read NULL.
-        have = {row[0] for row in self._run(conn, f"DESCRIBE {_quote(table)}")}
+        # Additive schema change (a transform gained a column): older days read NULL. A
+        # column whose type changed is refused rather than cast.
+        have = {row[0]: row[1] for row in self._run(conn, f"DESCRIBE {_quote(table)}")}
         for name, kind, *_ in self._run(conn, f"DESCRIBE SELECT * FROM {source}"):
             if name not in have:
                 self._run(conn, f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(name)} {kind}")
+            elif have[name] != kind:
+                raise WarehouseError(
+                    f"loading {table}: column {name!r} is {have[name]} in the table but "
+                    f"{kind} in the files; a column's type cannot change"
+                )
 
     def query(self, sql: str) -> pa.Table:
         """Queries read the warehouse's tables, nothing else: the tables change only

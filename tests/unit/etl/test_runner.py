@@ -13,7 +13,7 @@ from bdp.etl import RunLog, run_etl
 from bdp.etl.runner import EtlError
 from bdp.etl.transforms import TRANSFORMS
 from bdp.lake.local import LocalLake
-from bdp.warehouse import open_warehouse
+from bdp.warehouse import WarehouseCapabilities, open_warehouse
 
 from .conftest import write_raw
 
@@ -130,6 +130,8 @@ def test_every_dataset_creates_its_tables_on_an_empty_day(settings, lake, engine
 
 
 class BrokenWarehouse:
+    capabilities = WarehouseCapabilities()
+
     def replace_partition(self, table: str, dt: dt.date, parquet_uris: list[str]) -> int:
         raise RuntimeError("disk full")
 

@@ -47,8 +47,12 @@ def _open_duckdb(settings: Settings) -> Engine:
 )
 def _open_spark(settings: Settings) -> Engine:
     from bdp.etl.engine.spark import SparkEngine
+    from bdp.warehouse import spark_session_conf
 
-    return SparkEngine(master=settings.etl.spark_master, conf=dict(settings.etl.spark_conf))
+    # One SparkSession per process: when the warehouse is a catalog of it, the engine
+    # builds it with the warehouse's settings, whichever of the two comes first.
+    conf = {**settings.etl.spark_conf, **spark_session_conf(settings)}
+    return SparkEngine(master=settings.etl.spark_master, conf=conf)
 
 
 def open_engine(settings: Settings) -> Engine:

@@ -80,9 +80,10 @@ class SparkEngine(Engine):
         for key, value in settings.items():
             builder = builder.config(key, value)
         self._session = builder.getOrCreate()
-        # getOrCreate hands back a running session as it is; the SQL settings still apply.
+        # getOrCreate hands back a running session as it is; the SQL settings still apply
+        # (those that can change in a running session).
         for key, value in settings.items():
-            if key.startswith("spark.sql."):
+            if key.startswith("spark.sql.") and self._session.conf.isModifiable(key):
                 self._session.conf.set(key, value)
         self._kept: dict[int, DataFrame] = {}
 
