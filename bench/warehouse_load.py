@@ -38,6 +38,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from etl import DAY
-from warehouse_catalog import TABLES, _curated_day, _report_sql
+from warehouse_catalog import _curated_day, _report_sql
 
 DEMO_QUERY = (
     "SELECT champion, count(*) AS events, max(deathCount) AS max_deaths "
@@ -121,50 +122,45 @@ def _loads(
     inserting = MysqlWarehouse(mysql.model_copy(update={"load_method": "insert"}))
     sample = home / "sample"
     sample.mkdir()
-    print(
-        f"{'load':<28} {'table':<18} {'rows':>11} {'wall s':>8} {'rows/s':>10} {'client CPU s':>12}"
-    )
+    header = ("load", "table", "rows", "wall s", "rows/s", "client CPU s")
+    print("{:<28} {:<18} {:>11} {:>8} {:>10} {:>12}".format(*header))
     for table, paths in files.items():
         n = rows[table]
+        head = pq.ParquetFile(paths[0]).read_row_groups([0]).slice(0, insert_rows)
+        sample_file = sample / f"{table}.parquet"
+        pq.write_table(head, sample_file)
         results = [
-            ("duckdb", n, _timed(lambda: duck.replace_partition(table, DAY, paths))),
+            ("duckdb", n, _timed(partial(duck.replace_partition, table, DAY, paths))),
             (
                 "mysql load_data (first)",
                 n,
-                _timed(lambda: loaded.replace_partition(table, DAY, paths)),
+                _timed(partial(loaded.replace_partition, table, DAY, paths)),
             ),
             (
                 "mysql load_data (replace)",
                 n,
-                _timed(lambda: loaded.replace_partition(table, DAY, paths)),
+                _timed(partial(loaded.replace_partition, table, DAY, paths)),
             ),
-        ]
-        head = pq.ParquetFile(paths[0]).read_row_groups([0]).slice(0, insert_rows)
-        sample_file = sample / f"{table}.parquet"
-        pq.write_table(head, sample_file)
-        results.append(
             (
                 "mysql insert (sample)",
                 head.num_rows,
                 _timed(
-                    lambda: inserting.replace_partition(f"{table}_insert", DAY, [str(sample_file)])
+                    partial(inserting.replace_partition, f"{table}_insert", DAY, [str(sample_file)])
                 ),
-            )
-        )
-        results.append(("indexed dt: DELETE+INSERT", n, _indexed_alternative(mysql, table)))
+            ),
+            ("indexed dt: DELETE+INSERT", n, _indexed_alternative(mysql, table)),
+        ]
         for label, count, (wall, cpu) in results:
-            print(
-                f"{label:<28} {table:<18} {count:>11,} {wall:>8.2f} {count / wall:>10,.0f} {cpu:>12.2f}"
-            )
+            rate = count / wall
+            print(f"{label:<28} {table:<18} {count:>11,} {wall:>8.2f} {rate:>10,.0f} {cpu:>12.2f}")
     with _connect(mysql, mysql.database) as conn, conn.cursor() as cursor:
         cursor.execute(
             "SELECT table_name, ROUND((data_length + index_length) / 1e6) FROM "
             "information_schema.tables WHERE table_schema = DATABASE() ORDER BY 1"
         )
         sizes = ", ".join(f"{name} {mb:,.0f} MB" for name, mb in cursor.fetchall())
-    print(
-        f"sizes on the server: {sizes}; DuckDB file {(home / 'bench.duckdb').stat().st_size / 1e6:,.0f} MB"
-    )
+    duck_mb = (home / "bench.duckdb").stat().st_size / 1e6
+    print(f"sizes on the server: {sizes}; DuckDB file {duck_mb:,.0f} MB")
 
 
 def _indexed_alternative(mysql: Any, table: str) -> tuple[float, float]:
@@ -192,9 +188,8 @@ def _queries(home: Path, mysql: Any, repeat: int) -> None:
 
     ways = {"duckdb": DuckDBWarehouse(home / "bench.duckdb"), "mariadb": MysqlWarehouse(mysql)}
     queries = [*_report_sql(), ("demo: champions", DEMO_QUERY)]
-    print(
-        f"\n{'query (median of ' + str(repeat) + ')':<44} {'duckdb ms':>10} {'mariadb ms':>11} {'ratio':>7}"
-    )
+    title = f"query (median of {repeat})"
+    print(f"\n{title:<44} {'duckdb ms':>10} {'mariadb ms':>11} {'ratio':>7}")
     totals = dict.fromkeys(ways, 0.0)
     for label, sql in queries:
         medians = {}
@@ -206,14 +201,13 @@ def _queries(home: Path, mysql: Any, repeat: int) -> None:
                 times.append(time.perf_counter() - began)
             medians[way] = statistics.median(times) * 1000
             totals[way] += medians[way]
-        ratio = medians["mariadb"] / medians["duckdb"]
-        print(
-            f"{label[:44]:<44} {medians['duckdb']:>10,.0f} {medians['mariadb']:>11,.0f} {ratio:>6.1f}x"
-        )
-    ratio = totals["mariadb"] / totals["duckdb"]
-    print(
-        f"{'all together':<44} {totals['duckdb']:>10,.0f} {totals['mariadb']:>11,.0f} {ratio:>6.1f}x"
-    )
+        _query_line(label, medians["duckdb"], medians["mariadb"])
+    _query_line("all together", totals["duckdb"], totals["mariadb"])
+
+
+def _query_line(label: str, duckdb_ms: float, mariadb_ms: float) -> None:
+    ratio = mariadb_ms / duckdb_ms
+    print(f"{label[:44]:<44} {duckdb_ms:>10,.0f} {mariadb_ms:>11,.0f} {ratio:>6.1f}x")
 
 
 if __name__ == "__main__":
