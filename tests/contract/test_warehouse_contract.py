@@ -9,10 +9,14 @@ starts; when one is not running the test fails, saying how to start it.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shlex
+import socket
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -423,3 +427,61 @@ def test_hostile_column_names_are_quoted_never_sql(warehouse, table, tmp_path) -
             assert found[name.lower()] == name
     assert ids(warehouse, sentinel) == [1]
     assert sentinel in warehouse.tables()
+
+
+# --- Every backend: a store that cannot be reached -------------------------------------
+
+UNREACHABLE_SECONDS = {"duckdb": 30, "mysql": 30, "hive": 120}
+"""Bounds on failing (a fresh process: imports, and the JVM for hive, included)."""
+
+
+def unreachable_environ(backend: str, settings: Settings, tmp_path: Path) -> dict[str, str]:
+    """Settings of `backend` pointing where nothing answers: a port nobody listens on, or
+    (the embedded warehouse) a file path below a regular file."""
+    if backend == "duckdb":
+        (tmp_path / "not-a-folder").write_text("")
+        return {"BDP_WAREHOUSE__URL": str(tmp_path / "not-a-folder" / "warehouse.duckdb")}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {**stack_env("mariadb"), "BDP_WAREHOUSE__BACKEND": backend}
+    if backend == "mysql":
+        return {**environ, "BDP_WAREHOUSE__MYSQL__PORT": str(port)}
+    return {
+        **environ,
+        "BDP_ETL__ENGINE": "spark",
+        "BDP_STREAM__SPARK_IVY_DIR": str(STACK / ".run" / "spark" / "ivy"),
+        "BDP_WAREHOUSE__HIVE__METASTORE_URL": f"jdbc:mariadb://127.0.0.1:{port}/metastore",
+        "BDP_WAREHOUSE__HIVE__METASTORE_TIMEOUT_S": "3",
+    }
+
+
+def test_an_unreachable_store_is_a_clear_error_in_bounded_time(
+    warehouse: Warehouse, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    backend = request.node.callspec.params["warehouse"]
+    environ = unreachable_environ(backend, load_settings(environ={}), tmp_path)
+    script = (
+        "import sys\n"
+        "from bdp.config import load_settings\n"
+        "from bdp.warehouse import WarehouseError, open_warehouse\n"
+        "try:\n"
+        "    with open_warehouse(load_settings(home=sys.argv[1])) as w:\n"
+        "        w.tables()\n"
+        "except WarehouseError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BDP_")}
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "home")],
+        env={**clean, **environ},
+        capture_output=True,
+        text=True,
+        timeout=UNREACHABLE_SECONDS[backend] * 3,
+        check=False,
+    )
+    took = time.monotonic() - began
+    said = done.stdout.strip().splitlines()
+    assert said and said[-1].startswith("refused:"), done.stderr[-2000:]
+    assert took < UNREACHABLE_SECONDS[backend], f"{backend} took {took:.1f} s to fail"

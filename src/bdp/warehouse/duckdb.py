@@ -95,7 +95,12 @@ class DuckDBWarehouse(Warehouse):
         """`on_wait` is called once per operation that has to wait for another
         process, with who holds the file."""
         self.path = str(path)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(
+                f"cannot make the warehouse's folder {Path(path).parent}: {exc.strerror}"
+            ) from None
         # Rows of a table have no order to keep; letting DuckDB insert in parallel without
         # one also spares the checkpoint a rewrite of every loaded row group.
         self._config: dict[str, Any] = {
