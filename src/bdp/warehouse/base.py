@@ -28,6 +28,7 @@ __all__ = [
     "WarehouseUnavailableError",
     "check_column_name",
     "check_table_name",
+    "one_statement",
     "split_statements",
 ]
 
@@ -113,6 +114,19 @@ def split_statements(sql: str) -> list[str]:
     if meaningful:
         statements.append("".join(current).strip())
     return statements
+
+
+def one_statement(sql: str) -> str:
+    """The one statement `sql` holds; `QueryError` when it holds none or several (a
+    backend would run them all and answer with the last one, or refuse them obscurely)."""
+    statements = split_statements(sql)
+    if not statements:
+        raise QueryError("the query holds no SQL statement", sql)
+    if len(statements) > 1:
+        raise QueryError(
+            f"the query holds {len(statements)} SQL statements; run one at a time", sql
+        )
+    return statements[0]
 
 
 class Warehouse(abc.ABC):

@@ -50,7 +50,7 @@ from bdp.warehouse.base import (
     WarehouseError,
     check_column_name,
     check_table_name,
-    split_statements,
+    one_statement,
 )
 
 __all__ = ["HiveWarehouse", "driver_package", "session_conf"]
@@ -488,11 +488,7 @@ class HiveWarehouse(Warehouse):
     # -- reading -------------------------------------------------------------------
 
     def query(self, sql: str) -> pa.Table:
-        statements = len(split_statements(sql))
-        if statements == 0:
-            raise QueryError("the query holds no SQL statement", sql)
-        if statements > 1:
-            raise QueryError(f"the query holds {statements} SQL statements; run one at a time", sql)
+        one_statement(sql)
         spark = self._session()
         try:
             plan = spark._jsparkSession.sessionState().sqlParser().parsePlan(sql)

@@ -44,7 +44,7 @@ from bdp.warehouse.base import (
     WarehouseError,
     check_column_name,
     check_table_name,
-    split_statements,
+    one_statement,
 )
 from bdp.warehouse.mysql_types import (
     STRING_WIDTHS,
@@ -416,14 +416,7 @@ class MysqlWarehouse(Warehouse):
     # -- reading -----------------------------------------------------------------------
 
     def query(self, sql: str) -> pa.Table:
-        statements = split_statements(sql)
-        if not statements:
-            raise QueryError("the query holds no SQL statement", sql)
-        if len(statements) > 1:
-            raise QueryError(
-                f"the query holds {len(statements)} SQL statements; run one at a time", sql
-            )
-        [statement] = statements
+        statement = one_statement(sql)
         first = _FIRST_WORD.match(statement)
         if first is None or first[1].upper() not in _READING:
             word = first[1].upper() if first else statement[:20]
