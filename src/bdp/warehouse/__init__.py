@@ -17,7 +17,6 @@ from bdp.warehouse.base import (
     Warehouse,
     WarehouseCapabilities,
     WarehouseError,
-    WarehouseUnavailableError,
 )
 
 __all__ = [
@@ -27,7 +26,6 @@ __all__ = [
     "Warehouse",
     "WarehouseCapabilities",
     "WarehouseError",
-    "WarehouseUnavailableError",
     "open_warehouse",
     "spark_session_conf",
 ]

@@ -25,7 +25,6 @@ __all__ = [
     "Warehouse",
     "WarehouseCapabilities",
     "WarehouseError",
-    "WarehouseUnavailableError",
     "check_column_name",
     "check_table_name",
     "one_statement",
@@ -47,10 +46,6 @@ class QueryError(WarehouseError):
     def __init__(self, message: str, sql: str) -> None:
         self.sql = sql
         super().__init__(message)
-
-
-class WarehouseUnavailableError(BdpError):
-    """The backend is configured but bdp cannot load into it yet."""
 
 
 @dataclass(frozen=True)

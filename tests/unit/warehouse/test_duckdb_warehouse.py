@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from bdp.config import load_settings
-from bdp.errors import MissingExtraError, NotFoundError, UnknownNameError
-from bdp.warehouse import QueryError, WarehouseUnavailableError, open_warehouse
+from bdp.errors import NotFoundError, UnknownNameError
+from bdp.warehouse import QueryError, open_warehouse
 from bdp.warehouse.duckdb import DuckDBWarehouse, WarehouseLockedError
 
 DAY = dt.date(2024, 4, 16)
@@ -37,12 +37,13 @@ def test_open_by_backend_name(tmp_path: Path) -> None:
         open_warehouse(load_settings(home=tmp_path, environ={"BDP_WAREHOUSE__BACKEND": "duck"}))
 
 
-def test_mysql_needs_its_extra_or_is_not_available_yet(tmp_path: Path) -> None:
-    settings = load_settings(home=tmp_path, environ={"BDP_WAREHOUSE__BACKEND": "mysql"})
-    with pytest.raises((MissingExtraError, WarehouseUnavailableError)) as raised:
-        open_warehouse(settings)
-    if isinstance(raised.value, MissingExtraError):
-        assert raised.value.extra == "mysql"
+def test_mysql_opens_without_connecting(tmp_path: Path) -> None:
+    from bdp.warehouse.mysql import MysqlWarehouse
+
+    # Nothing listens on port 1: opening must not connect (each operation does).
+    environ = {"BDP_WAREHOUSE__BACKEND": "mysql", "BDP_WAREHOUSE__MYSQL__PORT": "1"}
+    with open_warehouse(load_settings(home=tmp_path, environ=environ)) as warehouse:
+        assert isinstance(warehouse, MysqlWarehouse)
 
 
 def test_query_error_carries_duckdb_message(tmp_path: Path) -> None:
