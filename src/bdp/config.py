@@ -174,8 +174,8 @@ class StreamSettings(_Section):
     trigger_interval_ms: int = Field(1000, ge=0)
     """Spark engine: how often the Structured Streaming query starts a micro-batch."""
     spark_ivy_dir: str = ""
-    """Spark: where Ivy caches the jars Spark fetches from Maven Central (the Kafka
-    source, the Hive metastore's JDBC driver); empty uses `<home>/cache/spark-ivy`."""
+    """Spark: where Ivy caches the jars fetched from Maven Central (the Kafka source,
+    the Hive metastore's JDBC driver); empty uses `<home>/cache/spark-ivy`."""
     retry_attempts: int = Field(8, ge=1)
     """Tries of a lake operation that failed transiently (a lake server away) before the
     job stops; the waits between them double from half a second."""
@@ -259,7 +259,8 @@ class HiveWarehouseSettings(_Section):
     """Secret: never shown. Or `metastore_password_file`."""
     metastore_password_file: Path | None = None
     metastore_driver_package: str = ""
-    """Maven coordinates of the metastore's JDBC driver, fetched by Spark through Ivy;
+    """Maven coordinates of the metastore's JDBC driver, downloaded once (from the first
+    of `spark.jars.repositories`, else Maven Central) into the Ivy cache's `jars/`;
     empty: MariaDB Connector/J for `jdbc:mariadb:`, MySQL Connector/J for `jdbc:mysql:`."""
     metastore_timeout_s: float = Field(10.0, gt=0)
     """How long connecting to the metastore's database, or one read on it, may take

@@ -15,7 +15,8 @@ queries that may still read it; older ones are removed.
 One process has one SparkSession: the batch engine (`etl.engine = "spark"`) and this
 warehouse share it, built from `session_conf`. The metastore client and its JDBC driver
 are loaded in Spark's isolated Hive class loader (`spark.sql.hive.metastore.jars`), so
-the driver, once in the Ivy cache, is found whichever session started the JVM.
+the driver (downloaded once into the Ivy cache by `fetch_driver`, without Spark) is
+found whichever session started the JVM.
 `close()` leaves the session running for the other users in the process; Spark ends it
 at exit.
 
@@ -53,7 +54,7 @@ from bdp.warehouse.base import (
     one_statement,
 )
 
-__all__ = ["HiveWarehouse", "driver_package", "session_conf"]
+__all__ = ["HiveWarehouse", "driver_package", "fetch_driver", "session_conf"]
 
 DRIVERS = {
     "mariadb": ("org.mariadb.jdbc:mariadb-java-client:3.5.3", "org.mariadb.jdbc.Driver"),
@@ -147,25 +148,56 @@ def warehouse_dir(settings: Settings) -> str:
     return settings.warehouse.hive.warehouse_dir or str(settings.paths.home / "hive-warehouse")
 
 
+MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
+
+
+def fetch_driver(settings: Settings) -> Path:
+    """The metastore's JDBC driver jar, downloaded once from the first of
+    `spark.jars.repositories` (else Maven Central) into the Ivy cache's `jars/` and
+    checked against the repository's SHA-1. Fetched here rather than by Spark
+    (`spark.jars.packages`), which fetches only when its JVM starts: a JVM another
+    session started earlier in the process could never load the metastore."""
+    import hashlib
+    import urllib.request
+
+    package, _ = driver_package(settings.warehouse.hive)
+    ivy = settings.stream.spark_ivy_dir or str(settings.paths.home / "cache" / "spark-ivy")
+    group, artifact, version = package.split(":")
+    jar = Path(ivy) / "jars" / f"{group}_{artifact}-{version}.jar"
+    if jar.exists():
+        return jar
+    repositories = settings.etl.spark_conf.get("spark.jars.repositories", "")
+    repository = (repositories.split(",")[0] or MAVEN_CENTRAL).rstrip("/")
+    url = f"{repository}/{group.replace('.', '/')}/{artifact}/{version}/{artifact}-{version}.jar"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            body = response.read()
+        with urllib.request.urlopen(url + ".sha1", timeout=60) as response:
+            expected = response.read().decode().split()[0].strip()
+    except OSError as exc:
+        raise WarehouseError(f"cannot fetch the metastore's JDBC driver from {url}: {exc}") from exc
+    if hashlib.sha1(body).hexdigest() != expected:
+        raise WarehouseError(f"the JDBC driver from {url} does not match its SHA-1")
+    jar.parent.mkdir(parents=True, exist_ok=True)
+    partial = jar.with_name(f".{jar.name}.{uuid.uuid4().hex}")
+    partial.write_bytes(body)
+    partial.replace(jar)  # another process may fetch it too: both write whole files
+    return jar
+
+
 def session_conf(settings: Settings) -> dict[str, str]:
     """What a SparkSession needs to be this warehouse's: the Hive catalog with its
     metastore in the configured database. The batch engine's session gets it too."""
     hive = settings.warehouse.hive
-    package, driver = driver_package(hive)
-    ivy = settings.stream.spark_ivy_dir or str(settings.paths.home / "cache" / "spark-ivy")
-    group, artifact, version = package.split(":")
+    _, driver = driver_package(hive)
     jars, hive_version = _pyspark_jars()
-    driver_jar = Path(ivy) / "jars" / f"{group}_{artifact}-{version}.jar"
-    packages = [p for p in settings.etl.spark_conf.get("spark.jars.packages", "").split(",") if p]
+    driver_jar = fetch_driver(settings)
     return {
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": warehouse_dir(settings),
         "spark.sql.hive.metastore.version": hive_version,
         "spark.sql.hive.metastore.jars": "path",
         "spark.sql.hive.metastore.jars.path": f"file://{jars}/*,file://{driver_jar}",
-        # Fetched once into the Ivy cache; the isolated loader then reads it from there.
-        "spark.jars.packages": ",".join([*packages, *([] if driver_jar.exists() else [package])]),
-        "spark.jars.ivy": ivy,
         "spark.hadoop.javax.jdo.option.ConnectionURL": _jdbc_url(hive),
         "spark.hadoop.javax.jdo.option.ConnectionDriverName": driver,
         "spark.hadoop.javax.jdo.option.ConnectionUserName": hive.metastore_user,
@@ -255,16 +287,15 @@ class HiveWarehouse(Warehouse):
         return spark
 
     def _ensure_jdbc_driver(self, spark: Any) -> None:
-        """Spark fetches the driver (`spark.jars.packages`) only when its JVM starts: a
-        JVM started before, by a session without the warehouse's settings, lacks it."""
+        """The session's metastore loader must find the driver where `session_conf`
+        put it; a session started with other settings may point elsewhere."""
         path = Path(spark.conf.get("spark.sql.hive.metastore.jars.path").split(",")[-1][7:])
         if not path.exists():
             package, _ = driver_package(self.settings.warehouse.hive)
             raise WarehouseError(
-                f"the metastore's JDBC driver {package} is not in the Ivy cache ({path}), and "
-                f"this process's Spark started without the warehouse's settings, so cannot "
-                f"fetch it now; open the warehouse (or the Spark engine) first, or run any "
-                f"`bdp query` once to fetch it"
+                f"the metastore's JDBC driver {package} is not at {path}, where this "
+                f"process's SparkSession looks for it; open the warehouse (or the Spark "
+                f"engine) before any other SparkSession"
             )
 
     @contextlib.contextmanager
