@@ -141,6 +141,10 @@ class MysqlWarehouse(Warehouse):
         conn._read_timeout = conn._write_timeout = s.io_timeout_s  # type: ignore[attr-defined]
         try:
             yield conn
+        except pymysql.err.Error as exc:
+            # What the operation did not turn into a bdp error itself (a lock call, a
+            # listing, the connection lost mid-way): one line, never a driver traceback.
+            raise WarehouseError(f"{self.where}: {_message(exc)}") from exc
         finally:
             with contextlib.suppress(pymysql.err.Error):
                 conn.close()
